@@ -1,0 +1,126 @@
+import type {
+  ClaimedJob,
+  JobAck,
+  JobAckResult,
+  JobCancelResult,
+  JobHeartbeatResult,
+  JobInsert,
+  JobInsertResult,
+  JobListFilter,
+  JobListResult,
+  JobProgress,
+  JobRecord,
+  JobRescueResult,
+  Lease,
+  MigrationStatus,
+  PruneAges,
+  QueueCounts,
+} from "./index.js";
+
+/**
+ * THE SEAM between Offload and a database. The worker, the client and
+ * maintenance reach storage only through this interface; every engine passes
+ * the same conformance suite (`test/conformance`).
+ *
+ * Conventions:
+ * - Methods are named noun first and take one params object.
+ * - `now` (epoch ms) may be injected by tests; when absent the engine uses the
+ *   database's own clock, so hosts with skewed clocks agree.
+ * - Fencing: `jobClaim` hands out a lease token per attempt; progress, acks and
+ *   heartbeats apply only while the job is `running` under that token.
+ * - Every method that writes runs in one transaction.
+ */
+export interface Backend {
+  readonly capabilities: BackendCapabilities;
+  /** Wake-ups for workers. */
+  readonly notifier: Notifier;
+
+  /** Closes connections. Pending calls finish first. */
+  close(): Promise<void>;
+
+  /**
+   * Finishes attempts in one transaction. An ack whose lease is no longer held
+   * is not applied. A `retry`, `failed` or `released` ack of a job whose
+   * cancellation was requested ends it `cancelled` instead.
+   */
+  jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]>;
+
+  /** Cancels a job: at once if scheduled or queued, by request if running. Null if no such job. */
+  jobCancel(params: { id: string; now?: number }): Promise<JobCancelResult | null>;
+
+  /**
+   * Claims up to `limit` jobs of each queue (highest priority first, then
+   * earliest runAt, then enqueue order), promoting due scheduled jobs first.
+   * Each claim counts an attempt and gives a lease of `leaseMs`.
+   */
+  jobClaim(params: { leaseMs: number; now?: number; queues: readonly QueueClaim[]; workerId: string }): Promise<ClaimedJob[]>;
+
+  /** Deletes a finished job. Returns false if there was none, throws `OFFLOAD_ERR_INVALID_STATE` if it is not finished. */
+  jobDelete(params: { id: string }): Promise<boolean>;
+
+  jobGet(params: { id: string }): Promise<JobRecord | null>;
+
+  /** Extends the leases a worker holds, in one write, and reports lost leases and cancel requests. */
+  jobHeartbeatMany(params: { leaseMs: number; leases: readonly Lease[]; now?: number; workerId: string }): Promise<JobHeartbeatResult[]>;
+
+  /**
+   * Stores jobs in one transaction, in order. A job whose `uniqueKey` matches an
+   * unfinished job of the same type is not stored; that job is returned with
+   * `deduplicated: true`.
+   */
+  jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number }): Promise<JobInsertResult[]>;
+
+  /** Newest first, with an opaque cursor. */
+  jobList(params: { cursor?: string | null; filter: JobListFilter; limit: number; now?: number }): Promise<JobListResult>;
+
+  /** Writes progress of running attempts in one transaction; returns the ids whose lease was still held. */
+  jobProgressMany(params: { now?: number; updates: readonly (Lease & { progress: JobProgress })[] }): Promise<string[]>;
+
+  /** Deletes finished jobs older than the given ages, at most `limit` rows. Returns how many. */
+  jobPrune(params: { ages: PruneAges; limit: number; now?: number }): Promise<number>;
+
+  /**
+   * Puts jobs whose lease expired back in their queue (the attempt stays
+   * counted), fails those with no attempts left, cancels those whose
+   * cancellation was requested.
+   */
+  jobRescueExpired(params: { limit: number; now?: number }): Promise<JobRescueResult>;
+
+  /** Queues a failed or cancelled job again with a fresh set of attempts. Null if no such job. */
+  jobRetry(params: { id: string; now?: number }): Promise<JobRecord | null>;
+
+  /** Applies pending migrations under a lock; refuses a database newer than the code. */
+  migrate(): Promise<MigrationStatus>;
+
+  /** Counts by queue and state. */
+  queueCounts(): Promise<QueueCounts[]>;
+}
+
+/** What an engine can do, as data the tests and the worker read. */
+export interface BackendCapabilities {
+  /** Wake-ups cross process boundaries without polling the table (LISTEN/NOTIFY). */
+  listenNotify: boolean;
+  /** Several processes may claim concurrently on separate hosts. */
+  multiHost: boolean;
+  /** Claims skip rows locked by other claimers instead of waiting. */
+  skipLocked: boolean;
+  /** Engine name: `sqlite` or `postgres`. */
+  engine: string;
+}
+
+export interface QueueClaim {
+  limit: number;
+  queue: string;
+}
+
+/**
+ * Wake-ups. A hint only: workers keep polling, so a lost notification delays
+ * a job by at most one poll interval and never loses it.
+ */
+export interface Notifier {
+  close(): Promise<void>;
+  /** Announces that jobs became ready in these queues. */
+  notifyJobsReady(queues: readonly string[]): void;
+  /** `queue` is null when the engine cannot tell which queue changed. Returns an unsubscribe function. */
+  onJobsReady(listener: (queue: string | null) => void): () => void;
+}

@@ -1,0 +1,458 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { randomUUID } from "node:crypto";
+import Database from "better-sqlite3";
+import type { Backend, BackendCapabilities, QueueClaim } from "../../backend/backend.js";
+import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
+import type {
+  ClaimedJob,
+  JobAck,
+  JobAckResult,
+  JobCancelResult,
+  JobHeartbeatResult,
+  JobInsert,
+  JobInsertResult,
+  JobListFilter,
+  JobListResult,
+  JobRecord,
+  JobRescueResult,
+  Lease,
+  MigrationStatus,
+  PruneAges,
+  QueueCounts,
+} from "../../backend/types.js";
+import { OffloadError } from "../../errors.js";
+import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
+import { JOB_STATES, type JobState } from "../../job/states.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+import { SqliteNotifier } from "./sqlite-notifier.js";
+import { SQL } from "./statements.js";
+
+/** Options of the SQLite engine, also settable as URL parameters (`sqlite:./x.db?synchronous=full`). */
+export interface SqliteBackendOptions {
+  /** Milliseconds a writer waits for the lock held by another process. Default 5,000. */
+  busyTimeoutMs?: number;
+  /** Path of the database file, or `:memory:`. */
+  filename: string;
+  /** How often (ms) to look for commits by other processes to wake idle workers. Default 50. */
+  notifyPollMs?: number;
+  /**
+   * `normal` (default): WAL with synchronous=NORMAL survives a process crash
+   * but may lose the last commits on power loss. `full` survives both, at a
+   * cost of about 5x on single-job writes.
+   */
+  synchronous?: "full" | "normal";
+}
+
+interface Row {
+  attempt: number;
+  cancel_requested: number;
+  created_at: number;
+  error: string | null;
+  errors: string;
+  finished_at: number | null;
+  id: string;
+  lease_expires_at: number | null;
+  lease_token: string | null;
+  max_attempts: number;
+  owner: string | null;
+  payload: string;
+  priority: number;
+  progress: string | null;
+  queue: string;
+  result: string | null;
+  run_at: number;
+  seq: number;
+  started_at: number | null;
+  status: JobState;
+  timeout_ms: number | null;
+  type: string;
+  unique_key: string | null;
+  updated_at: number;
+  worker_id: string | null;
+}
+
+function toRecord(row: Row, now?: number): JobRecord {
+  return {
+    attempt: row.attempt,
+    cancelRequested: row.cancel_requested === 1,
+    createdAt: row.created_at,
+    error: row.error === null ? null : JSON.parse(row.error),
+    errors: JSON.parse(row.errors),
+    finishedAt: row.finished_at,
+    id: row.id,
+    leaseExpiresAt: row.lease_expires_at,
+    maxAttempts: row.max_attempts,
+    owner: row.owner,
+    payload: JSON.parse(row.payload),
+    priority: row.priority,
+    progress: row.progress === null ? { ...EMPTY_PROGRESS } : JSON.parse(row.progress),
+    queue: row.queue,
+    result: row.result === null ? null : JSON.parse(row.result),
+    runAt: row.run_at,
+    startedAt: row.started_at,
+    // A due job not yet promoted by a claim is, to anyone looking, queued.
+    status: now !== undefined && row.status === "scheduled" && row.run_at <= now ? "queued" : row.status,
+    timeoutMs: row.timeout_ms,
+    type: row.type,
+    uniqueKey: row.unique_key,
+    updatedAt: row.updated_at,
+    workerId: row.worker_id,
+  };
+}
+
+/** Claim order, for rows that RETURNING hands back unordered. */
+function claimOrder(a: Row, b: Row): number {
+  return b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s:${seq}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, "base64url").toString();
+  const seq = text.startsWith("s:") ? Number(text.slice(2)) : NaN;
+  if (!Number.isSafeInteger(seq) || seq < 0) {
+    throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "Invalid cursor: pass back the nextCursor of a previous page unchanged");
+  }
+  return seq;
+}
+
+function json(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+/** Parses `sqlite:<path>[?synchronous=full&busyTimeoutMs=5000]` (also `sqlite://<path>`). */
+export function parseSqliteUrl(url: string): SqliteBackendOptions {
+  let rest = url.slice("sqlite:".length);
+  if (rest.startsWith("//")) rest = rest.slice(2);
+  const [path = "", query = ""] = rest.split("?", 2);
+  if (!path) throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `Invalid database URL ${JSON.stringify(url)}: expected sqlite:<file path>`);
+  const options: SqliteBackendOptions = { filename: path };
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (key === "synchronous" && (value === "full" || value === "normal")) options.synchronous = value;
+    else if ((key === "busyTimeoutMs" || key === "notifyPollMs") && /^\d+$/.test(value)) options[key] = Number(value);
+    else throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `Invalid database URL parameter ${key}=${value}: expected synchronous=normal|full, busyTimeoutMs=<ms> or notifyPollMs=<ms>`);
+  }
+  return options;
+}
+
+/**
+ * The embedded engine: one SQLite file in WAL mode, shared safely by any
+ * number of worker processes on one machine.
+ */
+export class SqliteBackend implements Backend {
+  readonly capabilities: BackendCapabilities = { engine: "sqlite", listenNotify: false, multiHost: false, skipLocked: false };
+  readonly notifier: SqliteNotifier;
+  readonly db: Database.Database;
+  private readonly stmt: { [K in keyof typeof SQL]: Database.Statement };
+  private closed = false;
+
+  constructor(options: SqliteBackendOptions) {
+    if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true });
+    this.db = new Database(options.filename);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
+    this.notifier = new SqliteNotifier(this.db, options.notifyPollMs ?? 50);
+    this.stmt = {} as typeof this.stmt;
+  }
+
+  /** Statements are prepared once, after migrations created the tables they name. */
+  private prepare(): void {
+    for (const [name, sql] of Object.entries(SQL)) {
+      (this.stmt as Record<string, Database.Statement>)[name] = this.db.prepare(sql);
+    }
+  }
+
+  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction: the writer lock is taken first, never upgraded. */
+  private write<T>(fn: () => T): T {
+    if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The SQLite engine is closed");
+    return this.db.transaction(fn).immediate();
+  }
+
+  async migrate(): Promise<MigrationStatus> {
+    const applied = this.write(() => {
+      this.db.exec(`CREATE TABLE IF NOT EXISTS offload_migrations (
+        version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+      const rows = this.db.prepare("SELECT version, checksum FROM offload_migrations").all() as AppliedMigration[];
+      const pending = planMigrations(SQLITE_MIGRATIONS, rows);
+      const record = this.db.prepare("INSERT INTO offload_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)");
+      for (const migration of pending) {
+        this.db.exec(migration.sql);
+        record.run(migration.version, migration.name, migrationChecksum(migration), Date.now());
+      }
+      return pending.map((m) => m.version);
+    });
+    this.prepare();
+    const version = (this.db.prepare("SELECT max(version) AS v FROM offload_migrations").get() as { v: number }).v;
+    return { applied, version };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.notifier.close();
+    this.db.close();
+  }
+
+  async jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number }): Promise<JobInsertResult[]> {
+    const now = params.now ?? Date.now();
+    return this.write(() =>
+      params.jobs.map((job): JobInsertResult => {
+        if (job.uniqueKey !== null) {
+          const existing = this.stmt.findUnfinishedByKey.get(job.type, job.uniqueKey) as Row | undefined;
+          if (existing) return { deduplicated: true, job: toRecord(existing, now) };
+        }
+        const runAt = job.runAt ?? now;
+        const status: JobState = runAt > now ? "scheduled" : "queued";
+        this.stmt.insert.run({
+          id: job.id,
+          maxAttempts: job.maxAttempts,
+          now,
+          owner: job.owner,
+          payload: job.payloadJson,
+          priority: job.priority,
+          queue: job.queue,
+          runAt,
+          status,
+          timeoutMs: job.timeoutMs,
+          type: job.type,
+          uniqueKey: job.uniqueKey,
+        });
+        return {
+          deduplicated: false,
+          job: {
+            attempt: 0,
+            cancelRequested: false,
+            createdAt: now,
+            error: null,
+            errors: [],
+            finishedAt: null,
+            id: job.id,
+            leaseExpiresAt: null,
+            maxAttempts: job.maxAttempts,
+            owner: job.owner,
+            payload: JSON.parse(job.payloadJson),
+            priority: job.priority,
+            progress: { ...EMPTY_PROGRESS },
+            queue: job.queue,
+            result: null,
+            runAt,
+            startedAt: null,
+            status,
+            timeoutMs: job.timeoutMs,
+            type: job.type,
+            uniqueKey: job.uniqueKey,
+            updatedAt: now,
+            workerId: null,
+          },
+        };
+      }),
+    );
+  }
+
+  async jobGet(params: { id: string }): Promise<JobRecord | null> {
+    const row = this.stmt.getById.get(params.id) as Row | undefined;
+    return row ? toRecord(row, Date.now()) : null;
+  }
+
+  async jobList(params: { cursor?: string | null; filter: JobListFilter; limit: number; now?: number }): Promise<JobListResult> {
+    const now = params.now ?? Date.now();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const { filter } = params;
+    if (filter.status === "queued") {
+      where.push("(status = 'queued' OR (status = 'scheduled' AND run_at <= ?))");
+      args.push(now);
+    } else if (filter.status === "scheduled") {
+      where.push("status = 'scheduled' AND run_at > ?");
+      args.push(now);
+    } else if (filter.status !== undefined) {
+      where.push("status = ?");
+      args.push(filter.status);
+    }
+    for (const column of ["owner", "queue", "type"] as const) {
+      if (filter[column] !== undefined) {
+        where.push(`${column} = ?`);
+        args.push(filter[column]);
+      }
+    }
+    if (params.cursor) {
+      where.push("seq < ?");
+      args.push(decodeCursor(params.cursor));
+    }
+    const sql = `SELECT * FROM offload_jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, params.limit + 1) as Row[];
+    const page = rows.slice(0, params.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((row) => toRecord(row, now)),
+      nextCursor: rows.length > params.limit && last ? encodeCursor(last.seq) : null,
+    };
+  }
+
+  async jobClaim(params: { leaseMs: number; now?: number; queues: readonly QueueClaim[]; workerId: string }): Promise<ClaimedJob[]> {
+    const now = params.now ?? Date.now();
+    const wanted = params.queues.filter((q) => q.limit > 0);
+    // Look before locking: most polls of an idle queue end here without a write.
+    const due = this.stmt.hasDueScheduled.get(now) !== undefined;
+    const ready = due ? wanted : wanted.filter((q) => this.stmt.hasQueued.get(q.queue) !== undefined);
+    if (ready.length === 0) return [];
+    const token = randomUUID();
+    const expiresAt = now + params.leaseMs;
+    const rows = this.write(() => {
+      if (due) this.stmt.promoteDue.run({ now });
+      const claimed: Row[] = [];
+      for (const { limit, queue } of ready) {
+        const batch = this.stmt.claim.all({ expiresAt, limit, now, queue, token, workerId: params.workerId }) as Row[];
+        for (const row of batch) claimed.push(row);
+      }
+      return claimed;
+    });
+    rows.sort(claimOrder);
+    return rows.map((row) => ({ id: row.id, job: toRecord(row), leaseToken: token }));
+  }
+
+  async jobHeartbeatMany(params: { leaseMs: number; leases: readonly Lease[]; now?: number; workerId: string }): Promise<JobHeartbeatResult[]> {
+    if (params.leases.length === 0) return [];
+    const expiresAt = (params.now ?? Date.now()) + params.leaseMs;
+    return this.write(() =>
+      params.leases.map(({ id, leaseToken }) => {
+        const row = this.stmt.heartbeat.get({ expiresAt, id, token: leaseToken }) as { cancel_requested: number } | undefined;
+        return { cancelRequested: row?.cancel_requested === 1, id, renewed: row !== undefined };
+      }),
+    );
+  }
+
+  async jobProgressMany(params: { now?: number; updates: readonly (Lease & { progress: JobProgress })[] }): Promise<string[]> {
+    if (params.updates.length === 0) return [];
+    const now = params.now ?? Date.now();
+    return this.write(() =>
+      params.updates
+        .filter(({ id, leaseToken, progress }) => this.stmt.progress.run({ id, now, progress: JSON.stringify(progress), token: leaseToken }).changes === 1)
+        .map((u) => u.id),
+    );
+  }
+
+  async jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]> {
+    if (params.acks.length === 0) return [];
+    const now = params.now ?? Date.now();
+    return this.write(() =>
+      params.acks.map((ack): JobAckResult => {
+        const base = { id: ack.id, now, progress: json(ack.progress), token: ack.leaseToken };
+        let row: { status: JobState } | undefined;
+        switch (ack.outcome) {
+          case "completed":
+            row = this.stmt.ackCompleted.get({ ...base, result: ack.resultJson }) as typeof row;
+            break;
+          case "failed":
+            row = this.stmt.ackFailed.get({ ...base, error: JSON.stringify(ack.error) }) as typeof row;
+            break;
+          case "retry":
+            row = this.stmt.ackRetry.get({ ...base, error: JSON.stringify(ack.error), runAt: now + ack.delayMs }) as typeof row;
+            break;
+          case "cancelled":
+            row = this.stmt.ackCancelled.get({ ...base, error: json(ack.error) }) as typeof row;
+            break;
+          case "released":
+            row = this.stmt.ackReleased.get(base) as typeof row;
+            break;
+        }
+        return { applied: row !== undefined, id: ack.id, status: row?.status ?? null };
+      }),
+    );
+  }
+
+  async jobCancel(params: { id: string; now?: number }): Promise<JobCancelResult | null> {
+    const now = params.now ?? Date.now();
+    return this.write(() => {
+      const cancelled = this.stmt.cancelWaiting.get({ id: params.id, now }) as Row | undefined;
+      if (cancelled) return { job: toRecord(cancelled, now), outcome: "cancelled" as const };
+      const requested = this.stmt.requestCancel.get({ id: params.id, now }) as Row | undefined;
+      if (requested) return { job: toRecord(requested, now), outcome: "requested" as const };
+      const row = this.stmt.getById.get(params.id) as Row | undefined;
+      return row ? { job: toRecord(row, now), outcome: "finished" as const } : null;
+    });
+  }
+
+  async jobRetry(params: { id: string; now?: number }): Promise<JobRecord | null> {
+    const now = params.now ?? Date.now();
+    return this.write(() => {
+      const row = this.stmt.retry.get({ id: params.id, now }) as Row | undefined;
+      if (row) return toRecord(row, now);
+      const existing = this.stmt.getById.get(params.id) as Row | undefined;
+      if (!existing) return null;
+      throw new OffloadError(
+        "OFFLOAD_ERR_INVALID_STATE",
+        `Job ${params.id} is ${existing.status}: only failed or cancelled jobs can be retried`,
+        { details: { status: existing.status } },
+      );
+    });
+  }
+
+  async jobDelete(params: { id: string }): Promise<boolean> {
+    return this.write(() => {
+      if (this.stmt.deleteFinished.run(params.id).changes === 1) return true;
+      const existing = this.stmt.getById.get(params.id) as Row | undefined;
+      if (!existing) return false;
+      throw new OffloadError("OFFLOAD_ERR_INVALID_STATE", `Job ${params.id} is ${existing.status}: only finished jobs can be deleted`, {
+        details: { status: existing.status },
+      });
+    });
+  }
+
+  async jobRescueExpired(params: { limit: number; now?: number }): Promise<JobRescueResult> {
+    const now = params.now ?? Date.now();
+    const rows = this.write(() => this.stmt.rescueExpired.all({ limit: params.limit, now }) as Row[]);
+    const result: JobRescueResult = { cancelled: [], failed: [], requeued: [] };
+    for (const row of rows) {
+      const record = toRecord(row);
+      if (record.status === "queued") result.requeued.push(record);
+      else if (record.status === "failed") result.failed.push(record);
+      else result.cancelled.push(record);
+    }
+    return result;
+  }
+
+  async jobPrune(params: { ages: PruneAges; limit: number; now?: number }): Promise<number> {
+    const now = params.now ?? Date.now();
+    return this.write(() => {
+      let deleted = 0;
+      for (const status of ["completed", "failed", "cancelled"] as const) {
+        if (deleted >= params.limit) break;
+        const before = now - params.ages[status];
+        deleted += this.stmt.prune.run({ before, limit: params.limit - deleted, status }).changes;
+      }
+      return deleted;
+    });
+  }
+
+  async queueCounts(): Promise<QueueCounts[]> {
+    const now = Date.now();
+    const rows = this.stmt.queueCounts.all() as { n: number; queue: string; status: JobState }[];
+    const byQueue = new Map<string, QueueCounts>();
+    for (const row of rows) {
+      let entry = byQueue.get(row.queue);
+      if (!entry) {
+        entry = { counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>, queue: row.queue };
+        byQueue.set(row.queue, entry);
+      }
+      entry.counts[row.status] += row.n;
+    }
+    // Due scheduled jobs count as queued, as in every other view.
+    const due = this.db.prepare("SELECT queue, count(*) AS n FROM offload_jobs WHERE status = 'scheduled' AND run_at <= ? GROUP BY queue").all(now) as {
+      n: number;
+      queue: string;
+    }[];
+    for (const row of due) {
+      const entry = byQueue.get(row.queue);
+      if (entry) {
+        entry.counts.scheduled -= row.n;
+        entry.counts.queued += row.n;
+      }
+    }
+    return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Every SQL statement of the SQLite engine, each with its parameters, result
+ * and locks. All writes run inside `BEGIN IMMEDIATE` transactions opened by
+ * the engine, so the single SQLite writer lock is taken up front and never
+ * upgraded mid-transaction (which could fail with SQLITE_BUSY instead of
+ * waiting for the busy timeout).
+ *
+ * Differences from PostgreSQL: no SKIP LOCKED (one writer at a time, so a
+ * claim can never see a row another claim holds); timestamps are epoch-ms
+ * integers; JSON is TEXT handled with the json1 functions.
+ */
+
+const LEASE_CLEARED = "worker_id = NULL, lease_token = NULL, lease_expires_at = NULL";
+
+/** Appends the JSON error `?` to the `errors` array and makes it the job's `error`. */
+const RECORD_ERROR = "error = json(@error), errors = json_insert(errors, '$[#]', json(@error))";
+
+export const SQL = {
+  /**
+   * Insert one job. Params: the JobInsert columns plus @status, @now.
+   * Runs inside the enqueue transaction after `findUnfinishedByKey`.
+   */
+  insert: `
+    INSERT INTO offload_jobs (id, type, queue, status, priority, payload, max_attempts, timeout_ms, owner, unique_key,
+                              created_at, run_at, updated_at)
+    VALUES (@id, @type, @queue, @status, @priority, @payload, @maxAttempts, @timeoutMs, @owner, @uniqueKey,
+            @now, @runAt, @now)`,
+
+  /** Params: type, unique_key. Result: the unfinished job holding that key, if any. */
+  findUnfinishedByKey: `
+    SELECT * FROM offload_jobs
+    WHERE type = ? AND unique_key = ? AND status IN ('scheduled', 'queued', 'running')`,
+
+  /** Params: id. Result: the row. */
+  getById: `SELECT * FROM offload_jobs WHERE id = ?`,
+
+  /**
+   * Read-only pre-check run before taking the writer lock for a claim, so idle
+   * workers polling a shared file do not queue up on the lock.
+   * Params: queue. Result: a row when the queue has a queued job.
+   */
+  hasQueued: `SELECT 1 FROM offload_jobs WHERE status = 'queued' AND queue = ? LIMIT 1`,
+
+  /** Params: now. Result: a row when a scheduled job is due. */
+  hasDueScheduled: `SELECT 1 FROM offload_jobs WHERE status = 'scheduled' AND run_at <= ? LIMIT 1`,
+
+  /** Promote due scheduled jobs (delays, retry backoff) to queued. Params: now. */
+  promoteDue: `UPDATE offload_jobs SET status = 'queued', updated_at = @now WHERE status = 'scheduled' AND run_at <= @now`,
+
+  /**
+   * Claim up to @limit queued jobs of @queue in claim order, counting an
+   * attempt and giving each a lease. The subquery walks offload_jobs_ready.
+   * Result: the claimed rows (in no particular order).
+   */
+  claim: `
+    UPDATE offload_jobs
+    SET status = 'running', attempt = attempt + 1, worker_id = @workerId, lease_token = @token,
+        lease_expires_at = @expiresAt, started_at = @now, updated_at = @now
+    WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = 'queued' AND queue = @queue
+                  ORDER BY priority DESC, run_at, seq LIMIT @limit)
+    RETURNING *`,
+
+  /** Renew one lease. Params: id, token, expiresAt. Result: cancel_requested when the lease is held. */
+  heartbeat: `
+    UPDATE offload_jobs SET lease_expires_at = @expiresAt
+    WHERE id = @id AND lease_token = @token AND status = 'running'
+    RETURNING cancel_requested`,
+
+  /** Store progress under a lease. Params: id, token, progress (JSON), now. */
+  progress: `
+    UPDATE offload_jobs SET progress = @progress, updated_at = @now
+    WHERE id = @id AND lease_token = @token AND status = 'running'`,
+
+  /** Ack: completed. Params: id, token, result (JSON), progress (JSON or NULL), now. */
+  ackCompleted: `
+    UPDATE offload_jobs
+    SET status = 'completed', result = @result, progress = coalesce(@progress, progress),
+        finished_at = @now, updated_at = @now, ${LEASE_CLEARED}
+    WHERE id = @id AND lease_token = @token AND status = 'running'
+    RETURNING status`,
+
+  /** Ack: failed for good (or cancelled, if requested meanwhile). Params: id, token, error, progress, now. */
+  ackFailed: `
+    UPDATE offload_jobs
+    SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, ${RECORD_ERROR},
+        progress = coalesce(@progress, progress), finished_at = @now, updated_at = @now, ${LEASE_CLEARED}
+    WHERE id = @id AND lease_token = @token AND status = 'running'
+    RETURNING status`,
+
+  /** Ack: retry after backoff (or cancelled, if requested meanwhile). Params: id, token, error, runAt, progress, now. */
+  ackRetry: `
+    UPDATE offload_jobs
+    SET status = CASE WHEN cancel_requested THEN 'cancelled' WHEN @runAt <= @now THEN 'queued' ELSE 'scheduled' END,
+        run_at = CASE WHEN cancel_requested THEN run_at ELSE @runAt END,
+        finished_at = CASE WHEN cancel_requested THEN @now END,
+        ${RECORD_ERROR}, progress = coalesce(@progress, progress), updated_at = @now, ${LEASE_CLEARED}
+    WHERE id = @id AND lease_token = @token AND status = 'running'
+    RETURNING status`,
+
+  /** Ack: cancelled. Params: id, token, error (JSON or NULL), progress, now. */
+  ackCancelled: `
+    UPDATE offload_jobs
+    SET status = 'cancelled',
+        error = coalesce(json(@error), error),
+        errors = CASE WHEN @error IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(@error)) END,
+        progress = coalesce(@progress, progress), finished_at = @now, updated_at = @now, ${LEASE_CLEARED}
+    WHERE id = @id AND lease_token = @token AND status = 'running'
+    RETURNING status`,
+
+  /**
+   * Ack: released unfinished at shutdown. Back to queued at its old place,
+   * the attempt refunded. Params: id, token, progress, now.
+   */
+  ackReleased: `
+    UPDATE offload_jobs
+    SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
+        attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt - 1 END,
+        finished_at = CASE WHEN cancel_requested THEN @now END,
+        progress = coalesce(@progress, progress), updated_at = @now, ${LEASE_CLEARED}
+    WHERE id = @id AND lease_token = @token AND status = 'running'
+    RETURNING status`,
+
+  /** Cancel a job that has not started. Params: id, now. */
+  cancelWaiting: `
+    UPDATE offload_jobs SET status = 'cancelled', finished_at = @now, updated_at = @now
+    WHERE id = @id AND status IN ('scheduled', 'queued')
+    RETURNING *`,
+
+  /** Ask the worker running a job to stop. Params: id, now. */
+  requestCancel: `
+    UPDATE offload_jobs SET cancel_requested = 1, updated_at = @now
+    WHERE id = @id AND status = 'running'
+    RETURNING *`,
+
+  /** Queue a failed or cancelled job again with fresh attempts. Params: id, now. */
+  retry: `
+    UPDATE offload_jobs
+    SET status = 'queued', attempt = 0, cancel_requested = 0, error = NULL, result = NULL, progress = NULL,
+        run_at = @now, started_at = NULL, finished_at = NULL, updated_at = @now
+    WHERE id = @id AND status IN ('failed', 'cancelled')
+    RETURNING *`,
+
+  /** Params: id. Deletes a finished job. */
+  deleteFinished: `DELETE FROM offload_jobs WHERE id = ? AND status IN ('completed', 'failed', 'cancelled')`,
+
+  /**
+   * Rescue up to @limit attempts whose lease expired before @now: back to
+   * queued (the attempt stays counted), failed when none are left, cancelled
+   * when cancellation was requested. Records a lease_expired error built from
+   * the row's own attempt and worker. Result: the rescued rows.
+   */
+  rescueExpired: `
+    UPDATE offload_jobs
+    SET status = CASE WHEN cancel_requested THEN 'cancelled' WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
+        finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN @now END,
+        error = json_object('attempt', attempt, 'at', @now, 'code', 'lease_expired',
+                            'message', 'Lease expired: worker ' || coalesce(worker_id, '?') || ' stopped renewing it (crashed, hung or cut off)',
+                            'stack', NULL),
+        errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', @now, 'code', 'lease_expired',
+                            'message', 'Lease expired: worker ' || coalesce(worker_id, '?') || ' stopped renewing it (crashed, hung or cut off)',
+                            'stack', NULL)),
+        updated_at = @now, ${LEASE_CLEARED}
+    WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = 'running' AND lease_expires_at < @now LIMIT @limit)
+    RETURNING *`,
+
+  /** Delete up to @limit jobs of @status finished before @before. Walks offload_jobs_finished oldest first. */
+  prune: `
+    DELETE FROM offload_jobs
+    WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = @status AND finished_at < @before ORDER BY seq LIMIT @limit)`,
+
+  /** Counts by queue and state. */
+  queueCounts: `SELECT queue, status, count(*) AS n FROM offload_jobs GROUP BY queue, status`,
+} as const;

@@ -1,0 +1,318 @@
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { z } from "zod";
+import type { Backend } from "../backend/backend.js";
+import type { JobInsert, JobListFilter } from "../backend/types.js";
+import { DEFAULT_DATABASE, openBackend } from "../backends/open-backend.js";
+import { OffloadError, validationError, type ValidationIssue } from "../errors.js";
+import { resolveDefinition, validatePayload, type JobHandler, type JobTypeDefinition, type JobTypeOptions } from "../job/definition.js";
+import { parseDuration } from "../job/duration.js";
+import { JOB_STATES, type JobState } from "../job/states.js";
+import { nameSchema, parseInput, tokenStringSchema } from "../job/validate.js";
+import { toJobView, type EnqueuedJob, type JobView } from "../job/view.js";
+import { OffloadEventBus, type OffloadEventName, type OffloadEvents } from "../observability/events.js";
+import { createDefaultLogger, createSilentLogger, type Logger } from "../observability/logger.js";
+import { Worker } from "../worker/worker.js";
+import { resolveWorkerOptions, type WorkerOptions } from "../worker/worker-options.js";
+import { buildInsert, parseEnqueueOptions, payloadToJson, type EnqueueOptions, type ParsedEnqueueOptions } from "./enqueue-options.js";
+
+/** Options of {@link createOffload}. */
+export interface OffloadOptions {
+  /**
+   * Where jobs are stored: `sqlite:<path>` (or later `postgres://...`).
+   * Default: env `OFFLOAD_DATABASE`, else `sqlite:./data/offload.db`.
+   */
+  database?: string;
+  /** A pino logger, or `false` for none. Default: JSON lines on stderr at `OFFLOAD_LOG_LEVEL` (default `info`). */
+  logger?: Logger | false;
+}
+
+/** A defined job type: enqueue typed payloads of it. */
+export interface JobType<Input = unknown, Result = unknown> {
+  readonly name: string;
+  readonly queue: string;
+  /** Validates and stores one job. Resolves once it is durably stored. */
+  enqueue(payload: Input, options?: EnqueueOptions): Promise<EnqueuedJob<Input, Result>>;
+  /** Validates every payload first, then stores them all in one transaction; results in order. */
+  enqueueMany(payloads: readonly Input[], options?: EnqueueOptions): Promise<EnqueuedJob<Input, Result>[]>;
+}
+
+/** Filters and paging of {@link Offload.listJobs}. */
+export interface ListJobsParams {
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null;
+  /** 1 to 500. Default 50. */
+  limit?: number;
+  owner?: string;
+  queue?: string;
+  status?: JobState;
+  type?: string;
+}
+
+const listParamsSchema = z
+  .object({
+    cursor: z.string().max(200).nullable().optional(),
+    limit: z.number().int().min(1).max(500).optional(),
+    owner: tokenStringSchema.optional(),
+    queue: nameSchema.optional(),
+    status: z.enum(JOB_STATES).optional(),
+    type: nameSchema.optional(),
+  })
+  .strict();
+
+const offloadOptionsSchema = z
+  .object({
+    database: z.string().min(1).optional(),
+    logger: z.union([z.literal(false), z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).info === "function", "expected a pino logger")]).optional(),
+  })
+  .strict();
+
+const idSchema = z.string().min(1).max(100);
+
+/**
+ * One Offload instance: job types, the client API and, after `start()`, a
+ * worker. Create it with {@link createOffload}.
+ */
+export class Offload {
+  readonly logger: Logger;
+  /** The database URL in use. */
+  readonly database: string;
+  private readonly types = new Map<string, JobTypeDefinition>();
+  private readonly events: OffloadEventBus;
+  private backendPromise: Promise<Backend> | null = null;
+  private worker: Worker | null = null;
+  private closed = false;
+
+  constructor(options: OffloadOptions = {}) {
+    const parsed = parseInput(offloadOptionsSchema, options, "Offload options", "options");
+    this.database = parsed.database ?? process.env.OFFLOAD_DATABASE ?? DEFAULT_DATABASE;
+    this.logger = parsed.logger === false ? createSilentLogger() : (parsed.logger ?? createDefaultLogger());
+    this.events = new OffloadEventBus((event, error) => this.logger.error({ err: error, event }, "event listener threw"));
+  }
+
+  /** Opens the database and applies migrations, once; every other method calls it. */
+  async backend(): Promise<Backend> {
+    if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "This Offload instance has been closed");
+    this.backendPromise ??= (async () => {
+      const backend = await openBackend(this.database);
+      try {
+        const { applied, version } = await backend.migrate();
+        if (applied.length > 0) this.logger.info({ applied, version }, "database migrated");
+      } catch (error) {
+        await backend.close();
+        throw error;
+      }
+      return backend;
+    })();
+    try {
+      return await this.backendPromise;
+    } catch (error) {
+      this.backendPromise = null; // let the next call try again
+      throw error;
+    }
+  }
+
+  /**
+   * Defines a job type. The payload type is inferred from `options.schema`;
+   * the handler's return value is stored as the job's result.
+   */
+  define<S extends StandardSchemaV1, R>(
+    name: string,
+    options: JobTypeOptions<S>,
+    handler: JobHandler<StandardSchemaV1.InferOutput<S>, R>,
+  ): JobType<StandardSchemaV1.InferInput<S>, Awaited<R>> {
+    const definition = resolveDefinition(name, options, handler);
+    if (this.types.has(definition.name)) {
+      throw new OffloadError("OFFLOAD_ERR_DUPLICATE_JOB_TYPE", `Job type "${definition.name}" is already defined`);
+    }
+    if (this.worker) {
+      throw new OffloadError("OFFLOAD_ERR_WORKER_STATE", `Define job type "${definition.name}" before start(): the worker is already running`);
+    }
+    this.types.set(definition.name, definition);
+    return {
+      enqueue: (payload, enqueueOptions) => this.enqueue(definition.name, payload, enqueueOptions) as Promise<EnqueuedJob<StandardSchemaV1.InferInput<S>, Awaited<R>>>,
+      enqueueMany: (payloads, enqueueOptions) =>
+        this.enqueueMany(definition.name, payloads, enqueueOptions) as Promise<EnqueuedJob<StandardSchemaV1.InferInput<S>, Awaited<R>>[]>,
+      name: definition.name,
+      queue: definition.options.queue,
+    };
+  }
+
+  /** The defined job types, by name. */
+  get jobTypes(): ReadonlyMap<string, JobTypeDefinition> {
+    return this.types;
+  }
+
+  /** Enqueues a job of a type named at run time (the HTTP API and CLI use this). */
+  async enqueue(type: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueuedJob> {
+    const [job] = await this.enqueueMany(type, [payload], options, false);
+    return job!;
+  }
+
+  /** Enqueues many jobs of one type in one transaction; nothing is stored unless every payload is valid. */
+  async enqueueMany(type: string, payloads: readonly unknown[], options?: EnqueueOptions, many = true): Promise<EnqueuedJob[]> {
+    const definition = this.definition(type);
+    const parsed = parseEnqueueOptions(options);
+    if (!Array.isArray(payloads)) {
+      throw validationError("OFFLOAD_ERR_INVALID_INPUT", "enqueueMany arguments", [{ message: "expected an array of payloads", path: "payloads" }]);
+    }
+    const inserts = await this.buildInserts(definition, payloads, parsed, many);
+    if (inserts.length === 0) return [];
+    const backend = await this.backend();
+    const results = await backend.jobInsertMany({ jobs: inserts });
+    const views: EnqueuedJob[] = results.map((r) => ({ ...toJobView(r.job), deduplicated: r.deduplicated }));
+    let ready = false;
+    for (const view of views) {
+      if (view.deduplicated) continue;
+      if (view.status === "queued") ready = true;
+      else this.worker?.wakeAt(Date.parse(view.runAt));
+      if (this.events.has("job:enqueued")) this.events.emit("job:enqueued", { id: view.id, job: view, queue: view.queue, type: view.type });
+    }
+    if (ready) backend.notifier.notifyJobsReady([definition.options.queue]);
+    return views;
+  }
+
+  private async buildInserts(definition: JobTypeDefinition, payloads: readonly unknown[], options: ParsedEnqueueOptions, many: boolean): Promise<JobInsert[]> {
+    const issues: ValidationIssue[] = [];
+    const payloadJson: string[] = [];
+    for (let i = 0; i < payloads.length; i++) {
+      const prefix = many ? `payloads[${i}]` : "payload";
+      const result = await validatePayload(definition.schema, payloads[i]);
+      if ("issues" in result) {
+        for (const issue of result.issues) issues.push({ message: issue.message, path: prefix + issue.path.slice("payload".length) });
+        continue;
+      }
+      // The caller's payload is stored, not the validator's output: the handler's validation
+      // at run time turns it into the output type, so transforms apply exactly once.
+      payloadJson.push(payloadToJson(payloads[i], prefix));
+    }
+    if (issues.length > 0) throw validationError("OFFLOAD_ERR_INVALID_PAYLOAD", `payload of job type "${definition.name}"`, issues.slice(0, 20));
+    const now = Date.now();
+    return payloadJson.map((json) => buildInsert(definition, json, options, now));
+  }
+
+  private definition(type: unknown): JobTypeDefinition {
+    const name = parseInput(nameSchema, type, "job type", "type");
+    const definition = this.types.get(name);
+    if (!definition) {
+      const known = [...this.types.keys()].sort();
+      throw new OffloadError(
+        "OFFLOAD_ERR_UNKNOWN_JOB_TYPE",
+        `Unknown job type "${name}": ${known.length ? `defined types are ${known.map((k) => `"${k}"`).join(", ")}` : "no job types are defined"}`,
+        { details: { type: name } },
+      );
+    }
+    return definition;
+  }
+
+  /** The job with this id, or null. */
+  async getJob(id: string): Promise<JobView | null> {
+    const record = await (await this.backend()).jobGet({ id: parseInput(idSchema, id, "job id", "id") });
+    return record && toJobView(record);
+  }
+
+  /** Jobs newest first, filtered, a page at a time. */
+  async listJobs(params: ListJobsParams = {}): Promise<{ items: JobView[]; nextCursor: string | null }> {
+    const p = parseInput(listParamsSchema, params, "list parameters", "params");
+    const filter: JobListFilter = { owner: p.owner, queue: p.queue, status: p.status, type: p.type };
+    const page = await (await this.backend()).jobList({ cursor: p.cursor ?? null, filter, limit: p.limit ?? 50 });
+    return { items: page.items.map((r) => toJobView(r)), nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Cancels a job. A scheduled or queued job is cancelled at once; a running
+   * one gets `cancelRequested`, its signal aborts, and it ends `cancelled`.
+   * Throws `OFFLOAD_ERR_INVALID_STATE` for a finished job.
+   */
+  async cancel(id: string): Promise<JobView> {
+    const result = await (await this.backend()).jobCancel({ id: parseInput(idSchema, id, "job id", "id") });
+    if (!result) throw new OffloadError("OFFLOAD_ERR_JOB_NOT_FOUND", `No job has id ${id}`);
+    const { job } = result;
+    if (result.outcome === "finished") {
+      throw new OffloadError("OFFLOAD_ERR_INVALID_STATE", `Job ${id} is already ${job.status}: only scheduled, queued or running jobs can be cancelled`, {
+        details: { status: job.status },
+      });
+    }
+    if (result.outcome === "cancelled") this.events.emit("job:cancelled", { attempt: job.attempt, id: job.id, queue: job.queue, type: job.type });
+    else this.worker?.cancelLocal(job.id);
+    return toJobView(job);
+  }
+
+  /** Runs a failed or cancelled job again, with a fresh set of attempts. */
+  async retry(id: string): Promise<JobView> {
+    const backend = await this.backend();
+    const record = await backend.jobRetry({ id: parseInput(idSchema, id, "job id", "id") });
+    if (!record) throw new OffloadError("OFFLOAD_ERR_JOB_NOT_FOUND", `No job has id ${id}`);
+    backend.notifier.notifyJobsReady([record.queue]);
+    return toJobView(record);
+  }
+
+  /** Deletes a finished job. Throws for unknown ids and for jobs not finished. */
+  async deleteJob(id: string): Promise<void> {
+    const deleted = await (await this.backend()).jobDelete({ id: parseInput(idSchema, id, "job id", "id") });
+    if (!deleted) throw new OffloadError("OFFLOAD_ERR_JOB_NOT_FOUND", `No job has id ${id}`);
+  }
+
+  /** Job counts by queue and state. */
+  async queueCounts() {
+    return (await this.backend()).queueCounts();
+  }
+
+  /** Starts a worker in this process for the defined job types. */
+  async start(options: WorkerOptions = {}): Promise<void> {
+    const resolved = resolveWorkerOptions(options);
+    if (this.worker) throw new OffloadError("OFFLOAD_ERR_WORKER_STATE", "The worker is already started");
+    if (this.types.size === 0) throw new OffloadError("OFFLOAD_ERR_WORKER_STATE", "No job types are defined: define them before start()");
+    const backend = await this.backend();
+    this.worker = new Worker(backend, this.types, this.events, this.logger, resolved);
+    this.worker.start();
+  }
+
+  /**
+   * Stops the worker: no new claims; running jobs get `grace` (default 30 s)
+   * to finish, then their signals abort and they go back to `queued` without
+   * spending an attempt.
+   */
+  async stop(options: { grace?: number | string } = {}): Promise<void> {
+    const grace = parseDuration(options.grace ?? 30_000);
+    if ("error" in grace) throw validationError("OFFLOAD_ERR_INVALID_INPUT", "stop options", [{ message: grace.error, path: "options.grace" }]);
+    const worker = this.worker;
+    if (!worker) return;
+    await worker.stop(grace.ms);
+    this.worker = null;
+  }
+
+  /** Stops the worker (with `grace`) and closes the database. */
+  async close(options: { grace?: number | string } = {}): Promise<void> {
+    await this.stop(options);
+    if (this.closed) return;
+    this.closed = true;
+    const backend = await this.backendPromise?.catch(() => null);
+    await backend?.close();
+  }
+
+  /** The running worker's id, or null. */
+  get workerId(): string | null {
+    return this.worker?.id ?? null;
+  }
+
+  on<E extends OffloadEventName>(event: E, listener: (payload: OffloadEvents[E]) => void): this {
+    this.events.on(event, listener);
+    return this;
+  }
+
+  off<E extends OffloadEventName>(event: E, listener: (payload: OffloadEvents[E]) => void): this {
+    this.events.off(event, listener);
+    return this;
+  }
+}
+
+/**
+ * Creates an Offload instance. The database opens on first use.
+ *
+ * ```ts
+ * const offload = createOffload({ database: "sqlite:./data/offload.db" });
+ * ```
+ */
+export function createOffload(options: OffloadOptions = {}): Offload {
+  return new Offload(options);
+}

@@ -1,0 +1,357 @@
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import type { Backend, QueueClaim } from "../backend/backend.js";
+import type { ClaimedJob, JobAck, JobAckResult } from "../backend/types.js";
+import type { JobTypeDefinition } from "../job/definition.js";
+import type { Logger } from "../observability/logger.js";
+import type { OffloadEventBus } from "../observability/events.js";
+import { Maintenance } from "../maintenance/maintenance.js";
+import { Attempt } from "./attempt.js";
+import type { ResolvedWorkerOptions } from "./worker-options.js";
+
+interface Slot {
+  limit: number;
+  used: number;
+}
+
+interface PendingAck {
+  ack: JobAck;
+  attempt: Attempt;
+  durationMs: number;
+}
+
+/** Longest pause between retries of a failed database call. */
+const MAX_ERROR_BACKOFF_MS = 5_000;
+
+/**
+ * The worker runtime of one process: claims jobs into per-queue slots, runs
+ * them, renews their leases in one write per heartbeat, and writes their
+ * outcomes in batches. Every write for an attempt carries its lease token,
+ * so a worker that lost a job can never overwrite the attempt that replaced it.
+ */
+export class Worker {
+  readonly id = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  private state: "running" | "stopping" | "stopped" = "running";
+  private readonly slots = new Map<string, Slot>();
+  /** Attempts whose outcome is not yet written, by job id: their leases are renewed. */
+  private readonly active = new Map<string, Attempt>();
+  private readonly attemptsDone = new Set<Promise<void>>();
+  private readonly handlersRunning = new Set<Promise<void>>();
+  private wake: (() => void) | null = null;
+  private wakePending = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeating = false;
+  private progressTimer: NodeJS.Timeout | null = null;
+  private dueTimer: NodeJS.Timeout | null = null;
+  private dueAt = Infinity;
+  private pendingAcks: PendingAck[] = [];
+  private ackFlush: Promise<void> | null = null;
+  private ackFlushScheduled = false;
+  private readonly unsubscribe: () => void;
+  private readonly maintenance: Maintenance;
+  private stopping: Promise<void> | null = null;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly types: ReadonlyMap<string, JobTypeDefinition>,
+    private readonly events: OffloadEventBus,
+    private readonly logger: Logger,
+    private readonly options: ResolvedWorkerOptions,
+  ) {
+    const queues =
+      typeof options.concurrency === "number"
+        ? new Map([...new Set([...types.values()].map((t) => t.options.queue))].map((q) => [q, options.concurrency as number]))
+        : options.concurrency;
+    for (const [queue, limit] of queues) this.slots.set(queue, { limit, used: 0 });
+    this.unsubscribe = backend.notifier.onJobsReady((queue) => {
+      if (queue === null || this.slots.has(queue)) this.signal();
+    });
+    this.maintenance = new Maintenance(backend, events, logger, options);
+  }
+
+  /** Queues this worker serves, with their slots. */
+  get queues(): ReadonlyMap<string, { limit: number; used: number }> {
+    return this.slots;
+  }
+
+  start(): void {
+    this.logger.info({ queues: Object.fromEntries([...this.slots].map(([q, s]) => [q, s.limit])), workerId: this.id }, "worker started");
+    this.loopDone = this.claimLoop();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs);
+    this.maintenance.start();
+  }
+
+  /** Asks the attempt running job `id` in this process, if any, to stop now. */
+  cancelLocal(id: string): void {
+    this.active.get(id)?.abort("cancelled", "Cancellation was requested");
+  }
+
+  /**
+   * Wakes the claim loop at `ms` (epoch), when a job this process knows of
+   * becomes due: a delayed enqueue or a retry's backoff. Polling covers jobs
+   * scheduled by other processes.
+   */
+  wakeAt(ms: number): void {
+    const delay = ms - Date.now();
+    if (this.state !== "running" || ms >= this.dueAt || delay > 2 ** 31 - 1) return;
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueAt = ms;
+    this.dueTimer = setTimeout(() => {
+      this.dueTimer = null;
+      this.dueAt = Infinity;
+      this.signal();
+    }, Math.max(0, delay));
+  }
+
+  /** Wakes the claim loop (new jobs, or a slot came free). */
+  signal(): void {
+    if (this.wake) {
+      const wake = this.wake;
+      this.wake = null;
+      wake();
+    } else {
+      this.wakePending = true;
+    }
+  }
+
+  private async claimLoop(): Promise<void> {
+    let errorBackoff = 0;
+    while (this.state === "running") {
+      const wanted: QueueClaim[] = [];
+      for (const [queue, slot] of this.slots) if (slot.used < slot.limit) wanted.push({ limit: slot.limit - slot.used, queue });
+      let claimed: ClaimedJob[] = [];
+      if (wanted.length > 0) {
+        this.wakePending = false;
+        try {
+          claimed = await this.backend.jobClaim({ leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id });
+          errorBackoff = 0;
+        } catch (error) {
+          errorBackoff = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorBackoff * 2));
+          this.logger.warn({ err: error, retryInMs: errorBackoff }, "claim failed; retrying");
+          await this.sleep(errorBackoff);
+          continue;
+        }
+        for (const job of claimed) this.runAttempt(job);
+      }
+      const filled = claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0);
+      if (!filled && this.state === "running") await this.sleep(this.options.pollIntervalMs);
+    }
+  }
+
+  /** Waits for a wake-up, or `ms`. */
+  private sleep(ms: number): Promise<void> {
+    if (this.wakePending) {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private runAttempt(claimed: ClaimedJob): void {
+    const { job } = claimed;
+    const slot = this.slots.get(job.queue);
+    if (slot) slot.used++;
+    const attempt = new Attempt(claimed, this.types.get(job.type), { onProgress: (a) => this.onProgress(a) }, this.options.leaseMs);
+    this.active.set(attempt.id, attempt);
+    if (this.events.has("job:started")) {
+      this.events.emit("job:started", { attempt: job.attempt, id: job.id, maxAttempts: job.maxAttempts, queue: job.queue, type: job.type, workerId: this.id });
+    }
+    const done = attempt.run().then(
+      (outcome) => {
+        if (outcome) {
+          this.pendingAcks.push({ ack: outcome.ack, attempt, durationMs: outcome.durationMs });
+          this.scheduleAckFlush();
+        } else {
+          this.active.delete(attempt.id);
+          this.logger.warn({ attempt: job.attempt, jobId: job.id }, "lease lost; the attempt was abandoned without writing its outcome");
+        }
+      },
+      (error: unknown) => {
+        // Attempt.run catches handler errors; reaching here is a bug in Offload itself.
+        this.logger.error({ err: error, jobId: job.id }, "attempt crashed; the lease will expire and the job be rescued");
+        this.active.delete(attempt.id);
+      },
+    );
+    this.attemptsDone.add(done);
+    void done.then(() => this.attemptsDone.delete(done));
+    // The slot is held until the handler itself returns, even when the outcome was settled by an abort first.
+    const handlerDone = done.then(() => attempt.handlerSettled);
+    this.handlersRunning.add(handlerDone);
+    void handlerDone.then(() => {
+      this.handlersRunning.delete(handlerDone);
+      if (slot) slot.used--;
+      this.signal();
+    });
+  }
+
+  private onProgress(attempt: Attempt): void {
+    const job = attempt.job;
+    if (this.events.has("job:progress")) {
+      this.events.emit("job:progress", { attempt: job.attempt, id: job.id, progress: attempt.progress, queue: job.queue, type: job.type });
+    }
+    if (!this.progressTimer) this.progressTimer = setTimeout(() => void this.flushProgress(), this.options.progressIntervalMs);
+  }
+
+  /** Writes every attempt's latest unwritten progress in one transaction. */
+  private async flushProgress(): Promise<void> {
+    this.progressTimer = null;
+    const dirty = [...this.active.values()].filter((a) => a.progressDirty && !a.outcomeKnown);
+    if (dirty.length === 0) return;
+    for (const a of dirty) a.progressDirty = false;
+    try {
+      await this.backend.jobProgressMany({ updates: dirty.map((a) => ({ id: a.id, leaseToken: a.leaseToken, progress: a.progress })) });
+    } catch (error) {
+      this.logger.warn({ err: error }, "progress write failed; will retry");
+      for (const a of dirty) if (!a.outcomeKnown) a.progressDirty = true;
+      if (!this.progressTimer) this.progressTimer = setTimeout(() => void this.flushProgress(), Math.max(1_000, this.options.progressIntervalMs));
+    }
+  }
+
+  private scheduleAckFlush(): void {
+    if (this.ackFlushScheduled || this.ackFlush) return;
+    this.ackFlushScheduled = true;
+    // setImmediate gathers every attempt that finished in this turn of the event loop into one transaction.
+    setImmediate(() => {
+      this.ackFlushScheduled = false;
+      this.ackFlush = this.flushAcks().finally(() => {
+        this.ackFlush = null;
+        if (this.pendingAcks.length > 0) this.scheduleAckFlush();
+      });
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    let errorBackoff = 0;
+    while (this.pendingAcks.length > 0) {
+      const batch = this.pendingAcks.splice(0, 1_000);
+      let results: JobAckResult[];
+      try {
+        results = await this.backend.jobAckMany({ acks: batch.map((p) => p.ack) });
+      } catch (error) {
+        this.pendingAcks.unshift(...batch);
+        errorBackoff = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorBackoff * 2));
+        this.logger.warn({ err: error, jobs: batch.length, retryInMs: errorBackoff }, "writing job outcomes failed; retrying");
+        await new Promise((resolve) => setTimeout(resolve, errorBackoff));
+        continue;
+      }
+      for (let i = 0; i < batch.length; i++) this.afterAck(batch[i]!, results[i]!);
+    }
+  }
+
+  private afterAck(pending: PendingAck, result: JobAckResult): void {
+    const { ack, attempt } = pending;
+    this.active.delete(attempt.id);
+    const { job } = attempt;
+    const base = { attempt: job.attempt, id: job.id, queue: job.queue, type: job.type };
+    if (!result.applied) {
+      this.logger.warn({ ...base, outcome: ack.outcome }, "outcome not written: the lease had been taken over");
+      return;
+    }
+    switch (result.status) {
+      case "completed":
+        if (ack.outcome === "completed" && this.events.has("job:completed")) {
+          this.events.emit("job:completed", { ...base, durationMs: pending.durationMs, result: JSON.parse(ack.resultJson) });
+        }
+        break;
+      case "failed":
+        if ("error" in ack && ack.error) this.events.emit("job:failed", { ...base, error: ack.error });
+        break;
+      case "scheduled":
+      case "queued":
+        if (ack.outcome === "retry") {
+          this.wakeAt(Date.now() + ack.delayMs);
+          this.events.emit("job:retrying", { ...base, error: ack.error, runAt: new Date(Date.now() + ack.delayMs).toISOString() });
+        }
+        break;
+      case "cancelled":
+        this.events.emit("job:cancelled", base);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.heartbeating || this.active.size === 0) return;
+    this.heartbeating = true;
+    const attempts = [...this.active.values()];
+    const sentAt = Date.now();
+    try {
+      const results = await this.backend.jobHeartbeatMany({
+        leaseMs: this.options.leaseMs,
+        leases: attempts.map((a) => ({ id: a.id, leaseToken: a.leaseToken })),
+        workerId: this.id,
+      });
+      for (let i = 0; i < results.length; i++) {
+        const result = results[i]!;
+        const attempt = attempts[i]!;
+        if (!result.renewed) {
+          attempt.abort("lease_lost", "The lease on this job was lost: it expired and was handed to another worker");
+        } else {
+          attempt.leaseExpiresAt = sentAt + this.options.leaseMs;
+          if (result.cancelRequested) attempt.abort("cancelled", "Cancellation was requested");
+        }
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, "heartbeat failed");
+      const now = Date.now();
+      for (const attempt of attempts) {
+        if (now >= attempt.leaseExpiresAt) attempt.abort("lease_lost", "The lease could not be renewed before it expired");
+      }
+    } finally {
+      this.heartbeating = false;
+    }
+  }
+
+  /**
+   * Stops claiming, lets running attempts finish for up to `graceMs`, then
+   * aborts the rest and puts their jobs back to `queued` without spending an
+   * attempt. Resolves when every outcome is written.
+   */
+  stop(graceMs: number): Promise<void> {
+    this.stopping ??= this.doStop(graceMs);
+    return this.stopping;
+  }
+
+  private async doStop(graceMs: number): Promise<void> {
+    this.state = "stopping";
+    this.signal();
+    await this.loopDone;
+    await this.maintenance.stop();
+    if (this.attemptsDone.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+      await Promise.race([Promise.all(this.attemptsDone), grace]);
+      clearTimeout(timer);
+    }
+    for (const attempt of this.active.values()) attempt.abort("shutdown", "The worker is shutting down");
+    await Promise.all(this.attemptsDone);
+    while (this.ackFlush || this.ackFlushScheduled || this.pendingAcks.length > 0) {
+      if (this.ackFlush) await this.ackFlush;
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.progressTimer) clearTimeout(this.progressTimer);
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.unsubscribe();
+    // Handlers that ignore their signal get a moment to return; their jobs are already written.
+    if (this.handlersRunning.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.handlersRunning), new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+      clearTimeout(timer);
+      if (this.handlersRunning.size > 0) this.logger.warn({ handlers: this.handlersRunning.size }, "handlers still running after stop: they ignore their AbortSignal");
+    }
+    this.state = "stopped";
+    this.logger.info({ workerId: this.id }, "worker stopped");
+  }
+}
