@@ -39,6 +39,7 @@ export class Worker {
   private readonly handlersRunning = new Set<Promise<void>>();
   private wake: (() => void) | null = null;
   private wakePending = false;
+  private wakeScheduled = false;
   private loopDone: Promise<void> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeating = false;
@@ -106,13 +107,20 @@ export class Worker {
 
   /** Wakes the claim loop (new jobs, or a slot came free). */
   signal(): void {
-    if (this.wake) {
-      const wake = this.wake;
-      this.wake = null;
-      wake();
-    } else {
-      this.wakePending = true;
-    }
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    // Deferred to the next turn of the event loop so that every slot freed in
+    // this turn is claimed for in one batch, not one claim per finished job.
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      if (this.wake) {
+        const wake = this.wake;
+        this.wake = null;
+        wake();
+      } else {
+        this.wakePending = true;
+      }
+    });
   }
 
   private async claimLoop(): Promise<void> {
