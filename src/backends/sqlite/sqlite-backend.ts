@@ -148,6 +148,9 @@ export class SqliteBackend implements Backend {
   readonly db: Database.Database;
   private readonly stmt: { [K in keyof typeof SQL]: Database.Statement };
   private closed = false;
+  private readonly txBegin: Database.Statement;
+  private readonly txCommit: Database.Statement;
+  private readonly txRollback: Database.Statement;
 
   constructor(options: SqliteBackendOptions) {
     if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true });
@@ -157,6 +160,9 @@ export class SqliteBackend implements Backend {
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
     this.notifier = new SqliteNotifier(this.db, options.notifyPollMs ?? 50);
     this.stmt = {} as typeof this.stmt;
+    this.txBegin = this.db.prepare("BEGIN IMMEDIATE");
+    this.txCommit = this.db.prepare("COMMIT");
+    this.txRollback = this.db.prepare("ROLLBACK");
   }
 
   /** Statements are prepared once, after migrations created the tables they name. */
@@ -166,10 +172,22 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  /** Runs `fn` in a `BEGIN IMMEDIATE` transaction: the writer lock is taken first, never upgraded. */
+  /**
+   * Runs `fn` in a `BEGIN IMMEDIATE` transaction: the writer lock is taken
+   * first, never upgraded. The three statements are prepared once; building a
+   * `db.transaction()` wrapper per call cost about 5% of an enqueue.
+   */
   private write<T>(fn: () => T): T {
     if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The SQLite engine is closed");
-    return this.db.transaction(fn).immediate();
+    this.txBegin.run();
+    try {
+      const result = fn();
+      this.txCommit.run();
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.txRollback.run();
+      throw error;
+    }
   }
 
   async migrate(): Promise<MigrationStatus> {
