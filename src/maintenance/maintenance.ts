@@ -51,6 +51,8 @@ export class Maintenance {
     for (;;) {
       const { cancelled, failed, requeued } = await this.backend.jobRescueExpired({ limit: BATCH, ...(now === undefined ? {} : { now }) });
       for (const job of requeued) this.logger.warn(describe(job), "lease expired; job returned to its queue");
+      // Wake workers at once: the SQLite notifier does not see its own process's writes.
+      if (requeued.length > 0) this.backend.notifier.notifyJobsReady([...new Set(requeued.map((j) => j.queue))]);
       for (const job of failed) {
         this.logger.warn(describe(job), "lease expired on the last attempt; job failed");
         if (job.error) this.events.emit("job:failed", { attempt: job.attempt, error: job.error, id: job.id, queue: job.queue, type: job.type });

@@ -115,6 +115,7 @@ export const SQL = {
     UPDATE offload_jobs
     SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END,
         attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt - 1 END,
+        started_at = CASE WHEN cancel_requested THEN started_at END,
         finished_at = CASE WHEN cancel_requested THEN @now END,
         progress = coalesce(@progress, progress), updated_at = @now, ${LEASE_CLEARED}
     WHERE id = @id AND lease_token = @token AND status = 'running'
