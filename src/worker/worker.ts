@@ -44,8 +44,8 @@ export class Worker {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeating = false;
   private progressTimer: NodeJS.Timeout | null = null;
-  private dueTimer: NodeJS.Timeout | null = null;
-  private dueAt = Infinity;
+  /** One wake-up timer per due time (epoch ms) this process knows of. */
+  private readonly dueTimers = new Map<number, NodeJS.Timeout>();
   private pendingAcks: PendingAck[] = [];
   private ackFlush: Promise<void> | null = null;
   private ackFlushScheduled = false;
@@ -91,18 +91,22 @@ export class Worker {
   /**
    * Wakes the claim loop at `ms` (epoch), when a job this process knows of
    * becomes due: a delayed enqueue or a retry's backoff. Polling covers jobs
-   * scheduled by other processes.
+   * scheduled by other processes. A timer per distinct due time, not one for
+   * the earliest only: a single timer forgot every later job once it fired,
+   * leaving them to the next poll (up to `pollInterval` late).
    */
   wakeAt(ms: number): void {
     const delay = ms - Date.now();
-    if (this.state !== "running" || ms >= this.dueAt || delay > 2 ** 31 - 1) return;
-    if (this.dueTimer) clearTimeout(this.dueTimer);
-    this.dueAt = ms;
-    this.dueTimer = setTimeout(() => {
-      this.dueTimer = null;
-      this.dueAt = Infinity;
-      this.signal();
-    }, Math.max(0, delay));
+    if (this.state !== "running" || this.dueTimers.has(ms) || delay > 2 ** 31 - 1) return;
+    this.dueTimers.set(
+      ms,
+      setTimeout(() => {
+        this.dueTimers.delete(ms);
+        // A timer can fire a millisecond or so before Date.now() reaches `ms`; a claim then finds nothing due.
+        if (Date.now() < ms) this.wakeAt(ms);
+        else this.signal();
+      }, Math.max(0, delay)),
+    );
   }
 
   /** Wakes the claim loop (new jobs, or a slot came free). */
@@ -350,7 +354,8 @@ export class Worker {
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.progressTimer) clearTimeout(this.progressTimer);
-    if (this.dueTimer) clearTimeout(this.dueTimer);
+    for (const timer of this.dueTimers.values()) clearTimeout(timer);
+    this.dueTimers.clear();
     this.unsubscribe();
     // Handlers that ignore their signal get a moment to return; their jobs are already written.
     if (this.handlersRunning.size > 0) {
