@@ -14,7 +14,6 @@ export type { Duration } from "./job/duration.js";
 export type { JobProgress, ProgressUpdate } from "./job/progress.js";
 export { FINISHED_STATES, JOB_STATES } from "./job/states.js";
 export type { JobState } from "./job/states.js";
-export type { EnqueuedJob, JobView } from "./job/view.js";
-export type { JobError } from "./backend/types.js";
+export type { EnqueuedJob, JobErrorView, JobView } from "./job/view.js";
 export type { OffloadEventName, OffloadEvents } from "./observability/events.js";
 export type { WorkerOptions } from "./worker/worker-options.js";

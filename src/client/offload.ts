@@ -165,7 +165,10 @@ export class Offload {
       if (view.deduplicated) continue;
       if (view.status === "queued") ready = true;
       else this.worker?.wakeAt(Date.parse(view.runAt));
-      if (this.events.has("job:enqueued")) this.events.emit("job:enqueued", { id: view.id, job: view, queue: view.queue, type: view.type });
+      if (this.events.has("job:enqueued")) {
+        const { deduplicated: _, ...job } = view;
+        this.events.emit("job:enqueued", { id: view.id, job, queue: view.queue, type: view.type });
+      }
     }
     if (ready) backend.notifier.notifyJobsReady([definition.options.queue]);
     return views;

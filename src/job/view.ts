@@ -11,8 +11,8 @@ export interface JobView<Payload = unknown, Result = unknown> {
   createdAt: string;
   /** The latest failed attempt's error. */
   error: { code: string; message: string; stack: string | null } | null;
-  /** One entry per failed attempt, oldest first. */
-  errors: JobError[];
+  /** One entry per failed attempt, oldest first (a manual retry keeps the earlier ones). */
+  errors: JobErrorView[];
   finishedAt: string | null;
   /** UUIDv7, sortable by creation time. */
   id: string;
@@ -32,6 +32,22 @@ export interface JobView<Payload = unknown, Result = unknown> {
   updatedAt: string;
 }
 
+/** One failed attempt, as the public API shows it. */
+export interface JobErrorView {
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  /** When it failed, ISO 8601. */
+  at: string;
+  /** `error` (or the thrown error's own string `code`), `timeout`, `cancelled`, `lease_expired`, `invalid_payload`, `permanent` (or a PermanentError's code), `unknown_type`. */
+  code: string;
+  message: string;
+  stack: string | null;
+}
+
+export function toJobErrorView(error: JobError): JobErrorView {
+  return { attempt: error.attempt, at: new Date(error.at).toISOString(), code: error.code, message: error.message, stack: error.stack };
+}
+
 /** What `enqueue` returns: the job, and whether an existing one was returned for its `uniqueKey`. */
 export type EnqueuedJob<Payload = unknown, Result = unknown> = JobView<Payload, Result> & { deduplicated: boolean };
 
@@ -47,7 +63,7 @@ export function toJobView<P = unknown, R = unknown>(record: JobRecord): JobView<
     cancelRequested: record.cancelRequested,
     createdAt: iso(record.createdAt),
     error: record.error && { code: record.error.code, message: record.error.message, stack: record.error.stack },
-    errors: record.errors,
+    errors: record.errors.map(toJobErrorView),
     finishedAt: iso(record.finishedAt),
     id: record.id,
     maxAttempts: record.maxAttempts,

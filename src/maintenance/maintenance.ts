@@ -1,5 +1,6 @@
 import type { Backend } from "../backend/backend.js";
 import type { JobRecord } from "../backend/types.js";
+import { toJobErrorView } from "../job/view.js";
 import type { Logger } from "../observability/logger.js";
 import type { OffloadEventBus } from "../observability/events.js";
 import type { ResolvedWorkerOptions } from "../worker/worker-options.js";
@@ -55,7 +56,7 @@ export class Maintenance {
       if (requeued.length > 0) this.backend.notifier.notifyJobsReady([...new Set(requeued.map((j) => j.queue))]);
       for (const job of failed) {
         this.logger.warn(describe(job), "lease expired on the last attempt; job failed");
-        if (job.error) this.events.emit("job:failed", { attempt: job.attempt, error: job.error, id: job.id, queue: job.queue, type: job.type });
+        if (job.error) this.events.emit("job:failed", { attempt: job.attempt, error: toJobErrorView(job.error), id: job.id, queue: job.queue, type: job.type });
       }
       for (const job of cancelled) this.events.emit("job:cancelled", { attempt: job.attempt, id: job.id, queue: job.queue, type: job.type });
       if (cancelled.length + failed.length + requeued.length < BATCH) return;

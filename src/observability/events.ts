@@ -1,7 +1,6 @@
 import { EventEmitter } from "node:events";
-import type { JobError } from "../backend/types.js";
 import type { JobProgress } from "../job/progress.js";
-import type { JobView } from "../job/view.js";
+import type { JobErrorView, JobView } from "../job/view.js";
 
 /** Fields every job event carries. */
 export interface JobEventBase {
@@ -20,10 +19,10 @@ export interface OffloadEvents {
   "job:completed": JobEventBase & { attempt: number; durationMs: number; result: unknown };
   "job:enqueued": JobEventBase & { job: JobView };
   /** The last attempt failed, or a PermanentError was thrown. */
-  "job:failed": JobEventBase & { attempt: number; error: JobError };
+  "job:failed": JobEventBase & { attempt: number; error: JobErrorView };
   "job:progress": JobEventBase & { attempt: number; progress: JobProgress };
   /** An attempt failed and another is scheduled at `runAt` (ISO 8601). */
-  "job:retrying": JobEventBase & { attempt: number; error: JobError; runAt: string };
+  "job:retrying": JobEventBase & { attempt: number; error: JobErrorView; runAt: string };
   "job:started": JobEventBase & { attempt: number; maxAttempts: number; workerId: string };
 }
 

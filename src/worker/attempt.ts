@@ -30,6 +30,8 @@ export class Attempt {
   leaseExpiresAt: number;
   progress: JobProgress;
   progressDirty = false;
+  /** True once this attempt reported progress: its final value then rides on the ack, whatever became of earlier writes. */
+  private progressReported = false;
   /** Set once the outcome is known; no more progress writes after it. */
   outcomeKnown = false;
   readonly startedAt = Date.now();
@@ -109,7 +111,7 @@ export class Attempt {
     if ("aborted" in settled || this.abortReason) return this.finish(this.fromAbort(this.abortReason!, "error" in settled ? settled.error : undefined));
     if ("error" in settled) {
       const permanent = settled.error instanceof PermanentError;
-      return this.finish(this.failure(toJobError(settled.error, job.attempt, Date.now()), permanent));
+      return this.finish(this.failure(toJobError(settled.error, job.attempt, Date.now()), permanent, settled.error));
     }
     let resultJson: string;
     try {
@@ -135,6 +137,7 @@ export class Attempt {
           if (!this.outcomeKnown) {
             this.progress = mergeProgress(this.progress, parsed);
             this.progressDirty = true;
+            this.progressReported = true;
             this.hooks.onProgress(this);
           }
           return Promise.resolve();
@@ -162,24 +165,25 @@ export class Attempt {
       case "timeout": {
         const error = toJobError(reason, job.attempt, Date.now(), "timeout");
         if (thrown instanceof Error && thrown !== reason && thrown.stack) error.stack = thrown.stack.slice(0, 20_000);
-        return this.failure(error, false);
+        return this.failure(error, false, reason);
       }
     }
   }
 
-  private failure(error: JobError, permanent: boolean): JobAck {
+  /** `thrown` is what the handler threw, handed to a backoff function so it can tell error classes apart. */
+  private failure(error: JobError, permanent: boolean, thrown: unknown = error): JobAck {
     const { job } = this.claimed;
     if (permanent || job.attempt >= job.maxAttempts) {
       return { error, id: this.id, leaseToken: this.leaseToken, outcome: "failed" };
     }
-    const delay = this.definition ? backoffDelay(this.definition.options.backoff, job.attempt, error) : 1_000 * 2 ** job.attempt;
+    const delay = this.definition ? backoffDelay(this.definition.options.backoff, job.attempt, thrown) : 1_000 * 2 ** job.attempt;
     return { delayMs: delay, error, id: this.id, leaseToken: this.leaseToken, outcome: "retry" };
   }
 
   private finish(ack: JobAck | null): AttemptOutcome {
     this.outcomeKnown = true;
     if (!ack) return null;
-    if (this.progressDirty) {
+    if (this.progressReported) {
       ack.progress = this.progress;
       this.progressDirty = false;
     }

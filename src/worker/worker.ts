@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Backend, QueueClaim } from "../backend/backend.js";
 import type { ClaimedJob, JobAck, JobAckResult } from "../backend/types.js";
 import type { JobTypeDefinition } from "../job/definition.js";
+import { toJobErrorView } from "../job/view.js";
 import type { Logger } from "../observability/logger.js";
 import type { OffloadEventBus } from "../observability/events.js";
 import { Maintenance } from "../maintenance/maintenance.js";
@@ -276,13 +277,13 @@ export class Worker {
         }
         break;
       case "failed":
-        if ("error" in ack && ack.error) this.events.emit("job:failed", { ...base, error: ack.error });
+        if ("error" in ack && ack.error) this.events.emit("job:failed", { ...base, error: toJobErrorView(ack.error) });
         break;
       case "scheduled":
       case "queued":
         if (ack.outcome === "retry") {
           this.wakeAt(Date.now() + ack.delayMs);
-          this.events.emit("job:retrying", { ...base, error: ack.error, runAt: new Date(Date.now() + ack.delayMs).toISOString() });
+          this.events.emit("job:retrying", { ...base, error: toJobErrorView(ack.error), runAt: new Date(Date.now() + ack.delayMs).toISOString() });
         }
         break;
       case "cancelled":

@@ -75,7 +75,7 @@ describe("a worker process killed with SIGKILL", () => {
 
       // Where the recovery time goes: lease expiry and the next sweep, then the next claim.
       const crashed = final.filter((j) => runningAtKill.has(j.id));
-      const rescuedAfter = Math.max(...crashed.map((j) => j.errors[0]!.at)) - killedAtMs;
+      const rescuedAfter = Math.max(...crashed.map((j) => Date.parse(j.errors[0]!.at))) - killedAtMs;
       const restartedAfter = Math.max(...crashed.map((j) => Date.parse(j.startedAt!))) - killedAtMs;
       t.diagnostic(`after the kill: last rescue at ${(rescuedAfter / 1000).toFixed(2)} s, last re-run started at ${(restartedAfter / 1000).toFixed(2)} s`);
 

@@ -23,7 +23,7 @@ describe("retries and backoff", () => {
     const view = (await offload.getJob(id))!;
     assert.equal(view.status, "scheduled");
     assert.equal(view.attempt, 1);
-    const failedAt = view.errors[0]!.at;
+    const failedAt = Date.parse(view.errors[0]!.at);
     const wait = Date.parse(view.runAt) - failedAt;
     assert.ok(wait >= 3_600_000 && wait < 3_600_000 + WRITE_SLACK_MS, `runAt is failure + 1h, got failure + ${wait}ms`);
     assert.ok(Math.abs(Date.parse(event.runAt) - Date.parse(view.runAt)) < WRITE_SLACK_MS, "job:retrying announces the stored runAt");
@@ -50,7 +50,7 @@ describe("retries and backoff", () => {
     );
     for (let i = 0; i < retries.length; i++) {
       const dueAt = Date.parse(retries[i]!.runAt);
-      const wait = dueAt - retries[i]!.error.at;
+      const wait = dueAt - Date.parse(retries[i]!.error.at);
       assert.ok(wait >= 200 && wait < 200 + WRITE_SLACK_MS, `retry ${i + 1} waits ${wait}ms, expected the fixed 200ms`);
       assert.ok(starts[i + 1]! >= dueAt - 5, `attempt ${i + 2} started ${dueAt - starts[i + 1]!}ms before its runAt`);
     }
@@ -77,7 +77,7 @@ describe("retries and backoff", () => {
       throw new Error("boom");
     });
     const waits: number[] = [];
-    offload.on("job:retrying", (e) => waits.push(Date.parse(e.runAt) - e.error.at));
+    offload.on("job:retrying", (e) => waits.push(Date.parse(e.runAt) - Date.parse(e.error.at)));
     await offload.start({ concurrency: 1 });
     const failed = nextEvent(offload, "job:failed");
     await job.enqueue({ n: 1 });
@@ -107,7 +107,7 @@ describe("retries and backoff", () => {
       },
     );
     const waits: number[] = [];
-    offload.on("job:retrying", (e) => void offload.getJob(e.id).then((v) => waits.push(Date.parse(v!.runAt) - e.error.at)));
+    offload.on("job:retrying", (e) => void offload.getJob(e.id).then((v) => waits.push(Date.parse(v!.runAt) - Date.parse(e.error.at))));
     await offload.start({ concurrency: 1 });
     const failed = nextEvent(offload, "job:failed");
     const { id } = await job.enqueue({ n: 1 });
