@@ -398,6 +398,19 @@ export class SqliteBackend implements Backend {
   async jobRetry(params: { id: string; now?: number }): Promise<JobRecord | null> {
     const now = params.now ?? Date.now();
     return this.write(() => {
+      // A newer unfinished job may hold this job's uniqueKey; queueing this one
+      // again would break offload_jobs_unique with a raw SQLITE_CONSTRAINT error.
+      const job = this.stmt.getById.get(params.id) as Row | undefined;
+      if (job && job.unique_key !== null && (job.status === "failed" || job.status === "cancelled")) {
+        const holder = this.stmt.findUnfinishedByKey.get(job.type, job.unique_key) as Row | undefined;
+        if (holder) {
+          throw new OffloadError(
+            "OFFLOAD_ERR_INVALID_STATE",
+            `Job ${params.id} cannot be retried: job ${holder.id} (${holder.status}) holds its uniqueKey ${JSON.stringify(job.unique_key)}; retry it once that job has finished`,
+            { details: { status: job.status, uniqueKeyHeldBy: holder.id } },
+          );
+        }
+      }
       const row = this.stmt.retry.get({ id: params.id, now }) as Row | undefined;
       if (row) return toRecord(row, now);
       const existing = this.stmt.getById.get(params.id) as Row | undefined;

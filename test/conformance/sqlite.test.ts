@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Backend } from "../../src/backend/backend.js";
+import { SqliteBackend } from "../../src/backends/sqlite/sqlite-backend.js";
+import { OffloadError } from "../../src/errors.js";
+import { tempSqlite } from "../helpers.js";
+import { defineBackendConformance, type BackendFactory } from "./backend-conformance.js";
+
+/** A fresh engine on its own temp file; cleanup closes it and removes the directory. */
+export const sqliteFactory: BackendFactory = async () => {
+  const temp = tempSqlite("offload-conformance");
+  const backend = new SqliteBackend({ filename: temp.file });
+  return {
+    backend,
+    cleanup: async () => {
+      await backend.close();
+      temp.cleanup();
+    },
+  };
+};
+
+function recordMigration(backend: Backend, version: number, checksum: string): void {
+  (backend as SqliteBackend).db
+    .prepare("INSERT INTO offload_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)")
+    .run(version, `from-the-future-${version}`, checksum, Date.now());
+}
+
+defineBackendConformance("sqlite", sqliteFactory, {
+  recordSchemaVersion: async (backend, version) => recordMigration(backend, version, "0".repeat(64)),
+});
+
+describe("sqlite migrations", () => {
+  it("refuses a database whose recorded migration differs from the code's", async () => {
+    const { backend, cleanup } = await sqliteFactory();
+    try {
+      await backend.migrate();
+      (backend as SqliteBackend).db.prepare("UPDATE offload_migrations SET checksum = 'changed' WHERE version = 1").run();
+      await assert.rejects(backend.migrate(), (error: unknown) => error instanceof OffloadError && error.code === "OFFLOAD_ERR_MIGRATION");
+    } finally {
+      await cleanup();
+    }
+  });
+});
