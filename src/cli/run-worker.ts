@@ -1,0 +1,123 @@
+import { createOffload, type Offload } from "../index.js";
+import { formatDuration } from "../job/duration.js";
+import { createCliLogger } from "./cli-logger.js";
+import { defineDemoJobs, enqueueDemoJobs } from "./demo-jobs.js";
+import { colorWanted, describeDatabase, painter } from "./format.js";
+import { loadJobModule } from "./load-jobs.js";
+import { ProgressPrinter } from "./progress-printer.js";
+
+/** Options shared by `offload start` and `offload worker`. */
+export interface RunWorkerOptions {
+  /** Slots per queue. Default: the library's (10). */
+  concurrency?: number;
+  /** Database URL. Default: env `OFFLOAD_DATABASE`, else `sqlite:./data/offload.db`. */
+  database?: string;
+  /** Define the demo job types, and enqueue one job of each if `enqueueDemo`. */
+  demo: boolean;
+  enqueueDemo: boolean;
+  /** How long running jobs may take to finish after SIGINT or SIGTERM, in ms. */
+  graceMs: number;
+  /** Job modules, paths relative to the working directory. */
+  jobs: readonly string[];
+}
+
+/**
+ * One Ctrl-C in a terminal can arrive twice: the terminal signals the whole
+ * process group, and `npm start` forwards the signal to its child as well.
+ * Repeats within this window count as the same request.
+ */
+const SAME_SIGNAL_MS = 500;
+
+/**
+ * Runs a worker until SIGINT or SIGTERM, printing each job event as a line.
+ * The first signal stops gracefully (`close({ grace })`); a second one exits
+ * at once, leaving running jobs to be rescued when their leases expire.
+ * Resolves once the worker has stopped and the database is closed.
+ */
+export async function runWorker(options: RunWorkerOptions): Promise<void> {
+  const out = (line: string) => void process.stdout.write(`${line}\n`);
+  const color = colorWanted(process.stdout);
+  const offload = createOffload({ logger: createCliLogger(), ...(options.database === undefined ? {} : { database: options.database }) });
+  try {
+    await serve(offload, options, out, color);
+  } catch (error) {
+    await offload.close({ grace: 0 }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function serve(offload: Offload, options: RunWorkerOptions, out: (line: string) => void, color: boolean): Promise<void> {
+  const paint = painter(color);
+  const demo = options.demo ? defineDemoJobs(offload) : null;
+  for (const module of options.jobs) {
+    const names = await loadJobModule(offload, module);
+    out(`Loaded ${module}: ${names.join(", ")}`);
+  }
+  const printer = new ProgressPrinter({ color, write: out });
+  const detach = printer.attach(offload);
+
+  const queues = [...new Set([...offload.jobTypes.values()].map((t) => t.options.queue))].sort();
+  out(paint("bold", `Offload worker (pid ${process.pid})`));
+  out(`  database   ${describeDatabase(offload.database)}`);
+  out(`  queues     ${queues.join(", ")}  (${options.concurrency ?? 10} slots each)`);
+  out(`  job types  ${[...offload.jobTypes.keys()].sort().join(", ")}`);
+
+  const started = offload.start(options.concurrency === undefined ? {} : { concurrency: options.concurrency });
+  let stopping: Promise<void> | null = null;
+  let firstSignalAt = 0;
+  let removeSignalHandlers = () => {};
+  const stopped = new Promise<void>((resolve, reject) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      const now = Date.now();
+      if (stopping) {
+        if (now - firstSignalAt < SAME_SIGNAL_MS) return;
+        out(`${signal} again: exiting now. Jobs still running keep their lease until it expires (10 s by default); then a worker runs them again.`);
+        process.exit(signal === "SIGINT" ? 130 : 143);
+      }
+      firstSignalAt = now;
+      const running = printer.running.size;
+      out(
+        running === 0
+          ? `${signal}: stopping; no job is running.`
+          : `${signal}: stopping. No new jobs are claimed; ${running === 1 ? "the running job gets" : `${running} running jobs get`} up to ${formatDuration(options.graceMs)} to finish, then ${running === 1 ? "it goes" : "they go"} back to the queue. Press Ctrl-C again to exit at once.`,
+      );
+      // A signal during start-up waits for it, so close() never races the worker being created.
+      stopping = started
+        .catch(() => undefined)
+        .then(() => offload.close({ grace: options.graceMs }))
+        .then(() => {
+          for (const [id, type] of printer.running) printer.line(type, id, "released: back to queued, this attempt not counted");
+          out("Stopped.");
+        })
+        .finally(() => {
+          detach();
+          removeSignalHandlers();
+        });
+      stopping.then(resolve, reject);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    removeSignalHandlers = () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    };
+  });
+
+  // Marked handled here; awaited below once the worker runs.
+  stopped.catch(() => undefined);
+
+  try {
+    await started;
+    out("Worker running. Press Ctrl-C to stop.");
+    if (demo && options.enqueueDemo && !stopping) {
+      for (const job of await enqueueDemoJobs(demo)) {
+        if (job.deduplicated) printer.line(job.type, job.id, `not enqueued again: the demo job of an earlier start is still ${job.status}`);
+      }
+    }
+  } catch (error) {
+    detach();
+    removeSignalHandlers();
+    throw error;
+  }
+  await stopped;
+}
