@@ -40,7 +40,7 @@ export interface Backend {
 
   /**
    * Finishes attempts in one transaction. An ack whose lease is no longer held
-   * is not applied. A `retry`, `failed` or `released` ack of a job whose
+   * is not applied. A completed job's `error` is cleared (its `errors` stay). A `retry`, `failed` or `released` ack of a job whose
    * cancellation was requested ends it `cancelled` instead.
    */
   jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]>;
@@ -58,7 +58,7 @@ export interface Backend {
   /** Deletes a finished job. Returns false if there was none, throws `OFFLOAD_ERR_INVALID_STATE` if it is not finished. */
   jobDelete(params: { id: string }): Promise<boolean>;
 
-  jobGet(params: { id: string }): Promise<JobRecord | null>;
+  jobGet(params: { id: string; now?: number }): Promise<JobRecord | null>;
 
   /** Extends the leases a worker holds, in one write, and reports lost leases and cancel requests. */
   jobHeartbeatMany(params: { leaseMs: number; leases: readonly Lease[]; now?: number; workerId: string }): Promise<JobHeartbeatResult[]>;
@@ -86,14 +86,18 @@ export interface Backend {
    */
   jobRescueExpired(params: { limit: number; now?: number }): Promise<JobRescueResult>;
 
-  /** Queues a failed or cancelled job again with a fresh set of attempts. Null if no such job. */
+  /**
+   * Queues a failed or cancelled job again with a fresh set of attempts. Null
+   * if no such job. Throws `OFFLOAD_ERR_INVALID_STATE` for other states, and
+   * when another unfinished job of its type now holds its `uniqueKey`.
+   */
   jobRetry(params: { id: string; now?: number }): Promise<JobRecord | null>;
 
   /** Applies pending migrations under a lock; refuses a database newer than the code. */
   migrate(): Promise<MigrationStatus>;
 
   /** Counts by queue and state. */
-  queueCounts(): Promise<QueueCounts[]>;
+  queueCounts(params?: { now?: number }): Promise<QueueCounts[]>;
 }
 
 /** What an engine can do, as data the tests and the worker read. */

@@ -66,7 +66,12 @@ export interface JobInsert {
   payloadJson: string;
   priority: number;
   queue: string;
-  /** Epoch ms; absent means "now" by the database clock. `runAt > now` stores the job as `scheduled`. */
+  /**
+   * Run no earlier than `delayMs` after now by the database clock, so a
+   * client with a skewed clock still delays by the right amount. Not with `runAt`.
+   */
+  delayMs?: number | null;
+  /** Epoch ms; null means "now" by the database clock. A time after now stores the job as `scheduled`. */
   runAt: number | null;
   timeoutMs: number | null;
   type: string;
@@ -85,9 +90,16 @@ export interface Lease {
   leaseToken: string;
 }
 
+/**
+ * A claimed job as the worker needs it: the record without the fields a
+ * running attempt never reads (earlier errors, result), which the claim
+ * therefore does not fetch.
+ */
+export type ClaimedJobRecord = Omit<JobRecord, "error" | "errors" | "result">;
+
 /** A job handed to a worker by `jobClaim`: the record plus the attempt's lease. */
 export interface ClaimedJob extends Lease {
-  job: JobRecord;
+  job: ClaimedJobRecord;
 }
 
 /** How an attempt ended, as a worker reports it. */

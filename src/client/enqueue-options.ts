@@ -73,18 +73,18 @@ export function payloadToJson(payload: unknown, path = "payload"): string {
   return text;
 }
 
-/** Builds the row to store from a type's defaults and the caller's options. `now` is only for `delay`. */
-export function buildInsert(definition: JobTypeDefinition, payloadJson: string, options: ParsedEnqueueOptions, now: number): JobInsert {
-  const runAt = options.runAt ?? (options.delay ? now + options.delay : null);
+/** Builds the row to store from a type's defaults and the caller's options. */
+export function buildInsert(definition: JobTypeDefinition, payloadJson: string, options: ParsedEnqueueOptions): JobInsert {
   if (options.timeout === 0) throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "Invalid enqueue options: options.timeout: must be at least 1ms, or null for none");
   return {
+    delayMs: options.delay ?? null,
     id: uuidv7(),
     maxAttempts: options.attempts ?? definition.options.attempts,
     owner: options.owner ?? null,
     payloadJson,
     priority: options.priority ?? definition.options.priority,
     queue: definition.options.queue,
-    runAt,
+    runAt: options.runAt ?? null,
     timeoutMs: options.timeout === undefined ? definition.options.timeoutMs : options.timeout,
     type: definition.name,
     uniqueKey: options.uniqueKey ?? null,

@@ -189,8 +189,7 @@ export class Offload {
       payloadJson.push(payloadToJson(payloads[i], prefix));
     }
     if (issues.length > 0) throw validationError("OFFLOAD_ERR_INVALID_PAYLOAD", `payload of job type "${definition.name}"`, issues.slice(0, 20));
-    const now = Date.now();
-    return payloadJson.map((json) => buildInsert(definition, json, options, now));
+    return payloadJson.map((json) => buildInsert(definition, json, options));
   }
 
   private definition(type: unknown): JobTypeDefinition {

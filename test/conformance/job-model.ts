@@ -225,6 +225,7 @@ export class JobModel {
       switch (spec.outcome) {
         case "completed":
           job.result = spec.result;
+          job.error = null; // a success clears the latest error; the errors list keeps the history
           finish("completed");
           break;
         case "failed":

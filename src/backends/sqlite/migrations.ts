@@ -1,4 +1,4 @@
-import { FINISHED_STATES, JOB_STATES, UNFINISHED_STATES, sqlStateList } from "../../job/states.js";
+import { JOB_STATES, UNFINISHED_STATES, sqlStateList } from "../../job/states.js";
 import type { Migration } from "../../backend/migrations.js";
 
 /**
@@ -49,8 +49,12 @@ CREATE INDEX offload_jobs_running ON offload_jobs (lease_expires_at) WHERE statu
 -- uniqueKey: at most one unfinished job per type and key.
 CREATE UNIQUE INDEX offload_jobs_unique ON offload_jobs (type, unique_key)
   WHERE unique_key IS NOT NULL AND status IN (${sqlStateList(UNFINISHED_STATES)});
--- Listing finished jobs by state (newest first) and pruning them.
-CREATE INDEX offload_jobs_finished ON offload_jobs (status, seq) WHERE status IN (${sqlStateList(FINISHED_STATES)});
+-- Listing and pruning failed and cancelled jobs, which are rare among millions
+-- of completed ones. Completed jobs get no index of their own: it would cost
+-- every job an index insert on its hot path (~15% of processing throughput
+-- measured), while listing them walks the rowid newest first and pruning walks
+-- it oldest first, both finding completed rows at once.
+CREATE INDEX offload_jobs_failed ON offload_jobs (status, seq) WHERE status IN ('failed', 'cancelled');
 -- Owner-scoped listing.
 CREATE INDEX offload_jobs_owner ON offload_jobs (owner, seq) WHERE owner IS NOT NULL;
 `,

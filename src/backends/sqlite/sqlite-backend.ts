@@ -101,8 +101,14 @@ function toRecord(row: Row, now?: number): JobRecord {
   };
 }
 
+/** The columns a claim returns (statements.ts, CLAIMED_COLUMNS). */
+type ClaimedRow = Pick<
+  Row,
+  "attempt" | "created_at" | "id" | "max_attempts" | "owner" | "payload" | "priority" | "progress" | "queue" | "run_at" | "seq" | "timeout_ms" | "type" | "unique_key"
+>;
+
 /** Claim order, for rows that RETURNING hands back unordered. */
-function claimOrder(a: Row, b: Row): number {
+function claimOrder(a: ClaimedRow, b: ClaimedRow): number {
   return b.priority - a.priority || a.run_at - b.run_at || a.seq - b.seq;
 }
 
@@ -223,7 +229,7 @@ export class SqliteBackend implements Backend {
           const existing = this.stmt.findUnfinishedByKey.get(job.type, job.uniqueKey) as Row | undefined;
           if (existing) return { deduplicated: true, job: toRecord(existing, now) };
         }
-        const runAt = job.runAt ?? now;
+        const runAt = job.runAt ?? (job.delayMs ? now + job.delayMs : now);
         const status: JobState = runAt > now ? "scheduled" : "queued";
         this.stmt.insert.run({
           id: job.id,
@@ -271,9 +277,9 @@ export class SqliteBackend implements Backend {
     );
   }
 
-  async jobGet(params: { id: string }): Promise<JobRecord | null> {
+  async jobGet(params: { id: string; now?: number }): Promise<JobRecord | null> {
     const row = this.stmt.getById.get(params.id) as Row | undefined;
-    return row ? toRecord(row, Date.now()) : null;
+    return row ? toRecord(row, params.now ?? Date.now()) : null;
   }
 
   async jobList(params: { cursor?: string | null; filter: JobListFilter; limit: number; now?: number }): Promise<JobListResult> {
@@ -320,17 +326,43 @@ export class SqliteBackend implements Backend {
     if (ready.length === 0) return [];
     const token = randomUUID();
     const expiresAt = now + params.leaseMs;
+    const { workerId } = params;
     const rows = this.write(() => {
       if (due) this.stmt.promoteDue.run({ now });
-      const claimed: Row[] = [];
+      const claimed: ClaimedRow[] = [];
       for (const { limit, queue } of ready) {
-        const batch = this.stmt.claim.all({ expiresAt, limit, now, queue, token, workerId: params.workerId }) as Row[];
+        const batch = this.stmt.claim.all({ expiresAt, limit, now, queue, token, workerId }) as ClaimedRow[];
         for (const row of batch) claimed.push(row);
       }
       return claimed;
     });
     rows.sort(claimOrder);
-    return rows.map((row) => ({ id: row.id, job: toRecord(row), leaseToken: token }));
+    return rows.map((row) => ({
+      id: row.id,
+      job: {
+        attempt: row.attempt,
+        cancelRequested: false,
+        createdAt: row.created_at,
+        finishedAt: null,
+        id: row.id,
+        leaseExpiresAt: expiresAt,
+        maxAttempts: row.max_attempts,
+        owner: row.owner,
+        payload: JSON.parse(row.payload),
+        priority: row.priority,
+        progress: row.progress === null ? { ...EMPTY_PROGRESS } : JSON.parse(row.progress),
+        queue: row.queue,
+        runAt: row.run_at,
+        startedAt: now,
+        status: "running",
+        timeoutMs: row.timeout_ms,
+        type: row.type,
+        uniqueKey: row.unique_key,
+        updatedAt: now,
+        workerId,
+      },
+      leaseToken: token,
+    }));
   }
 
   async jobHeartbeatMany(params: { leaseMs: number; leases: readonly Lease[]; now?: number; workerId: string }): Promise<JobHeartbeatResult[]> {
@@ -357,13 +389,35 @@ export class SqliteBackend implements Backend {
   async jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]> {
     if (params.acks.length === 0) return [];
     const now = params.now ?? Date.now();
-    return this.write(() =>
-      params.acks.map((ack): JobAckResult => {
+    const { acks } = params;
+    return this.write(() => {
+      // Acks apply in order. Each run of consecutive completions goes in one
+      // statement; within a run, a job completes once (its first ack), as it
+      // would with one statement per ack.
+      const completedInRun = new Set<string>();
+      let runEnd = -1;
+      return acks.map((ack, index): JobAckResult => {
         const base = { id: ack.id, now, progress: json(ack.progress), token: ack.leaseToken };
         let row: { status: JobState } | undefined;
         switch (ack.outcome) {
           case "completed":
-            row = this.stmt.ackCompleted.get({ ...base, result: ack.resultJson }) as typeof row;
+            if (index > runEnd) {
+              completedInRun.clear();
+              runEnd = index;
+              while (acks[runEnd + 1]?.outcome === "completed") runEnd++;
+              const seen = new Set<string>();
+              const run: { id: string; progress: string | null; result: string; token: string }[] = [];
+              for (const a of acks.slice(index, runEnd + 1) as (JobAck & { outcome: "completed" })[]) {
+                // UPDATE ... FROM takes an arbitrary one of several source rows for a job: send only the first per lease.
+                const key = `${a.id} ${a.leaseToken}`;
+                if (seen.has(key)) continue;
+                seen.add(key);
+                run.push({ id: a.id, progress: json(a.progress), result: a.resultJson, token: a.leaseToken });
+              }
+              const done = this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now }) as { id: string; lease_token: string }[];
+              for (const r of done) completedInRun.add(`${r.id} ${r.lease_token}`);
+            }
+            row = completedInRun.delete(`${ack.id} ${ack.leaseToken}`) ? { status: "completed" } : undefined;
             break;
           case "failed":
             row = this.stmt.ackFailed.get({ ...base, error: JSON.stringify(ack.error) }) as typeof row;
@@ -379,8 +433,8 @@ export class SqliteBackend implements Backend {
             break;
         }
         return { applied: row !== undefined, id: ack.id, status: row?.status ?? null };
-      }),
-    );
+      });
+    });
   }
 
   async jobCancel(params: { id: string; now?: number }): Promise<JobCancelResult | null> {
@@ -460,8 +514,8 @@ export class SqliteBackend implements Backend {
     });
   }
 
-  async queueCounts(): Promise<QueueCounts[]> {
-    const now = Date.now();
+  async queueCounts(params: { now?: number } = {}): Promise<QueueCounts[]> {
+    const now = params.now ?? Date.now();
     const rows = this.stmt.queueCounts.all() as { n: number; queue: string; status: JobState }[];
     const byQueue = new Map<string, QueueCounts>();
     for (const row of rows) {

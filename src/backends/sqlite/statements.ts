@@ -10,6 +10,9 @@
  * integers; JSON is TEXT handled with the json1 functions.
  */
 
+/** What a claim returns: only what a running attempt reads. */
+const CLAIMED_COLUMNS = "seq, id, type, queue, priority, payload, progress, attempt, max_attempts, timeout_ms, owner, unique_key, created_at, run_at";
+
 const LEASE_CLEARED = "worker_id = NULL, lease_token = NULL, lease_expires_at = NULL";
 
 /** Appends the JSON error `?` to the `errors` array and makes it the job's `error`. */
@@ -58,7 +61,7 @@ export const SQL = {
         lease_expires_at = @expiresAt, started_at = @now, updated_at = @now
     WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = 'queued' AND queue = @queue
                   ORDER BY priority DESC, run_at, seq LIMIT @limit)
-    RETURNING *`,
+    RETURNING ${CLAIMED_COLUMNS}`,
 
   /** Renew one lease. Params: id, token, expiresAt. Result: cancel_requested when the lease is held. */
   heartbeat: `
@@ -71,13 +74,24 @@ export const SQL = {
     UPDATE offload_jobs SET progress = @progress, updated_at = @now
     WHERE id = @id AND lease_token = @token AND status = 'running'`,
 
-  /** Ack: completed. Params: id, token, result (JSON), progress (JSON or NULL), now. */
-  ackCompleted: `
+  /**
+   * Ack: completed, for a whole batch in one statement (completions are the
+   * hot path: one statement instead of one per job saves ~2 µs a job).
+   * Params: acks = JSON array of { id, token, result: JSON text, progress: JSON text | null }, now.
+   * Walks json_each and looks each job up by id (checked with EXPLAIN QUERY PLAN).
+   * The lease token is kept (status no longer 'running' fences it off) because
+   * RETURNING cannot name the FROM table: it tells which ack of a job applied.
+   * Result: id and token of each job that was still running under its token.
+   */
+  ackCompletedMany: `
     UPDATE offload_jobs
-    SET status = 'completed', result = @result, progress = coalesce(@progress, progress),
-        finished_at = @now, updated_at = @now, ${LEASE_CLEARED}
-    WHERE id = @id AND lease_token = @token AND status = 'running'
-    RETURNING status`,
+    SET status = 'completed', result = a.result, progress = coalesce(a.progress, offload_jobs.progress), error = NULL,
+        finished_at = @now, updated_at = @now, worker_id = NULL, lease_expires_at = NULL
+    FROM (SELECT value ->> '$.id' AS id, value ->> '$.token' AS token, value ->> '$.result' AS result,
+                 value ->> '$.progress' AS progress
+          FROM json_each(@acks)) AS a
+    WHERE offload_jobs.id = a.id AND offload_jobs.lease_token = a.token AND offload_jobs.status = 'running'
+    RETURNING id, lease_token`,
 
   /** Ack: failed for good (or cancelled, if requested meanwhile). Params: id, token, error, progress, now. */
   ackFailed: `
