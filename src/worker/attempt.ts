@@ -1,4 +1,5 @@
-import type { ClaimedJob, JobAck, JobError } from "../backend/types.js";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { ClaimedJob, ClaimedJobRecord, JobAck, JobError } from "../backend/types.js";
 import { PermanentError } from "../errors.js";
 import { backoffDelay } from "../job/backoff.js";
 import type { JobContext, JobTypeDefinition } from "../job/definition.js";
@@ -8,20 +9,24 @@ import { AttemptAbortedError, toJobError, type AbortKind } from "./abort-reasons
 
 /** What the worker hears from a running attempt. */
 export interface AttemptHooks {
+  /** The handler returned or threw, after the outcome: its slot is free. */
+  onHandlerSettled(attempt: Attempt): void;
+  /** The attempt's outcome is known: an ack to write, or null when the lease was lost (write nothing). */
+  onOutcome(attempt: Attempt, ack: JobAck | null): void;
   /** A progress report was merged; the worker coalesces the write. */
   onProgress(attempt: Attempt): void;
 }
-
-/** Outcome of an attempt, before it is written: an ack, or nothing when the lease was lost. */
-export type AttemptOutcome = { ack: JobAck; durationMs: number } | null;
 
 /**
  * One attempt of one job: its signal, its timeout, its progress and the
  * outcome that becomes the ack. The outcome is settled as soon as the
  * handler returns or the signal aborts, whichever is first, so a handler that
  * ignores its signal cannot hold the job past a cancel, timeout or shutdown;
- * `handlerSettled` tells when the handler itself is done (its slot is held
+ * `onHandlerSettled` tells when the handler itself is done (its slot is held
  * until then, so concurrency limits stay true).
+ *
+ * Driven by callbacks rather than promise chains: at tens of thousands of
+ * jobs a second, each promise an attempt allocates costs measurable time.
  */
 export class Attempt {
   readonly id: string;
@@ -30,16 +35,18 @@ export class Attempt {
   leaseExpiresAt: number;
   progress: JobProgress;
   progressDirty = false;
-  /** True once this attempt reported progress: its final value then rides on the ack, whatever became of earlier writes. */
-  private progressReported = false;
   /** Set once the outcome is known; no more progress writes after it. */
   outcomeKnown = false;
+  handlerSettled = false;
   readonly startedAt = Date.now();
-  handlerSettled: Promise<void> = Promise.resolve();
+  /** Milliseconds from start to outcome. */
+  durationMs = 0;
+  /** True once this attempt reported progress: its final value then rides on the ack, whatever became of earlier writes. */
+  private progressReported = false;
   /** Created on first use of `ctx.signal`: most handlers never read it, and an AbortController per job costs ~3% of throughput. */
   private controller: AbortController | null = null;
   private abortReason: AttemptAbortedError | null = null;
-  private onAbort: (() => void) | null = null;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly claimed: ClaimedJob,
@@ -53,7 +60,7 @@ export class Attempt {
     this.progress = claimed.job.progress;
   }
 
-  get job() {
+  get job(): ClaimedJobRecord {
     return this.claimed.job;
   }
 
@@ -66,61 +73,114 @@ export class Attempt {
     return this.controller.signal;
   }
 
+  /** Aborts the handler's signal and, unless the outcome is already known, settles it from the reason. */
   abort(kind: AbortKind, message: string): void {
     if (this.abortReason) return;
     this.abortReason = new AttemptAbortedError(kind, message);
     this.controller?.abort(this.abortReason);
-    this.onAbort?.();
+    if (!this.outcomeKnown) this.settle(this.fromAbort(this.abortReason, undefined));
   }
 
-  /** Runs the handler and returns the ack to write (null: lease lost, write nothing). */
-  async run(): Promise<AttemptOutcome> {
+  /** Validates the payload, then runs the handler. Never throws: every path ends in `onOutcome`. */
+  start(): void {
     const { job } = this.claimed;
     const definition = this.definition;
     if (!definition) {
       const error = toJobError(new Error(`No handler for job type "${job.type}" in this worker`), job.attempt, Date.now(), "unknown_type");
-      return this.finish(this.failure(error, false));
+      this.settle(this.failure(error, false));
+      this.handlerDone();
+      return;
     }
-    const validated = await validatePayload(definition.schema, job.payload);
-    if ("issues" in validated) {
-      const message = `Payload no longer matches the schema of "${job.type}": ${validated.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`;
-      return this.finish(this.failure(toJobError(new Error(message), job.attempt, Date.now(), "invalid_payload"), true));
-    }
-
-    let timer: NodeJS.Timeout | undefined;
-    if (job.timeoutMs !== null) {
-      timer = setTimeout(() => this.abort("timeout", `Attempt ${job.attempt} timed out after ${job.timeoutMs}ms`), job.timeoutMs);
-    }
-    const aborted = new Promise<{ aborted: true }>((resolve) => {
-      if (this.abortReason) resolve({ aborted: true });
-      else this.onAbort = () => resolve({ aborted: true });
-    });
-    let handler: Promise<{ value: unknown } | { error: unknown }>;
+    // Standard Schema validators may be async; zod's and most others' are not, so skip the promise when we can.
+    let validated: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
     try {
-      handler = Promise.resolve(definition.handler(validated.value, this.context())).then(
-        (value) => ({ value }),
-        (error: unknown) => ({ error }),
+      validated = definition.schema["~standard"].validate(job.payload);
+    } catch (error) {
+      this.rejectPayload(toJobError(error, job.attempt, Date.now(), "invalid_payload"));
+      return;
+    }
+    if (validated instanceof Promise) {
+      validatePayload(definition.schema, job.payload).then(
+        (result) => ("issues" in result ? this.rejectPayload(this.payloadError(result.issues)) : this.runHandler(definition, result.value)),
+        (error: unknown) => this.rejectPayload(toJobError(error, job.attempt, Date.now(), "invalid_payload")),
       );
-    } catch (error) {
-      handler = Promise.resolve({ error });
+      return;
     }
-    this.handlerSettled = handler.then(() => undefined);
-    const settled = await Promise.race([handler, aborted]);
-    if (timer) clearTimeout(timer);
+    if (validated.issues) {
+      const issues = validated.issues.map((issue) => ({
+        message: issue.message,
+        path: ["payload", ...(issue.path ?? []).map((p) => String(typeof p === "object" ? p.key : p))].join("."),
+      }));
+      this.rejectPayload(this.payloadError(issues));
+      return;
+    }
+    this.runHandler(definition, validated.value);
+  }
 
-    if ("aborted" in settled || this.abortReason) return this.finish(this.fromAbort(this.abortReason!, "error" in settled ? settled.error : undefined));
-    if ("error" in settled) {
-      const permanent = settled.error instanceof PermanentError;
-      return this.finish(this.failure(toJobError(settled.error, job.attempt, Date.now()), permanent, settled.error));
+  private payloadError(issues: { message: string; path: string }[]): JobError {
+    const { job } = this.claimed;
+    const message = `Payload no longer matches the schema of "${job.type}": ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`;
+    return toJobError(new Error(message), job.attempt, Date.now(), "invalid_payload");
+  }
+
+  private rejectPayload(error: JobError): void {
+    if (!this.outcomeKnown) this.settle(this.failure(error, true));
+    this.handlerDone();
+  }
+
+  private runHandler(definition: JobTypeDefinition, payload: unknown): void {
+    if (this.outcomeKnown) {
+      // Aborted (e.g. shutdown) while an async validator ran: the handler never starts.
+      this.handlerDone();
+      return;
     }
-    let resultJson: string;
+    const { job } = this.claimed;
+    if (job.timeoutMs !== null) {
+      this.timer = setTimeout(() => this.abort("timeout", `Attempt ${job.attempt} timed out after ${job.timeoutMs}ms`), job.timeoutMs);
+    }
+    let returned: unknown;
     try {
-      resultJson = JSON.stringify(settled.value ?? null);
+      returned = definition.handler(payload, this.context());
     } catch (error) {
-      const reason = new Error(`The handler's result is not JSON-serialisable: ${(error as Error).message}`);
-      return this.finish(this.failure(toJobError(reason, job.attempt, Date.now(), "invalid_result"), true));
+      this.onHandlerError(error);
+      return;
     }
-    return this.finish({ id: this.id, leaseToken: this.leaseToken, outcome: "completed", resultJson });
+    if (returned !== null && typeof returned === "object" && typeof (returned as PromiseLike<unknown>).then === "function") {
+      (returned as PromiseLike<unknown>).then(
+        (value) => this.onHandlerValue(value),
+        (error: unknown) => this.onHandlerError(error),
+      );
+    } else {
+      this.onHandlerValue(returned);
+    }
+  }
+
+  private onHandlerValue(value: unknown): void {
+    if (!this.outcomeKnown) {
+      let resultJson: string;
+      try {
+        resultJson = JSON.stringify(value ?? null);
+        this.settle({ id: this.id, leaseToken: this.leaseToken, outcome: "completed", resultJson });
+      } catch (error) {
+        const reason = new Error(`The handler's result is not JSON-serialisable: ${(error as Error).message}`);
+        this.settle(this.failure(toJobError(reason, this.claimed.job.attempt, Date.now(), "invalid_result"), true));
+      }
+    }
+    this.handlerDone();
+  }
+
+  private onHandlerError(error: unknown): void {
+    if (!this.outcomeKnown) {
+      if (this.abortReason) this.settle(this.fromAbort(this.abortReason, error));
+      else this.settle(this.failure(toJobError(error, this.claimed.job.attempt, Date.now()), error instanceof PermanentError, error));
+    }
+    this.handlerDone();
+  }
+
+  private handlerDone(): void {
+    if (this.handlerSettled) return;
+    this.handlerSettled = true;
+    this.hooks.onHandlerSettled(this);
   }
 
   private context(): JobContext {
@@ -180,13 +240,14 @@ export class Attempt {
     return { delayMs: delay, error, id: this.id, leaseToken: this.leaseToken, outcome: "retry" };
   }
 
-  private finish(ack: JobAck | null): AttemptOutcome {
+  private settle(ack: JobAck | null): void {
     this.outcomeKnown = true;
-    if (!ack) return null;
-    if (this.progressReported) {
+    this.durationMs = Date.now() - this.startedAt;
+    if (this.timer) clearTimeout(this.timer);
+    if (ack && this.progressReported) {
       ack.progress = this.progress;
       this.progressDirty = false;
     }
-    return { ack, durationMs: Date.now() - this.startedAt };
+    this.hooks.onOutcome(this, ack);
   }
 }

@@ -7,7 +7,7 @@ import { toJobErrorView } from "../job/view.js";
 import type { Logger } from "../observability/logger.js";
 import type { OffloadEventBus } from "../observability/events.js";
 import { Maintenance } from "../maintenance/maintenance.js";
-import { Attempt } from "./attempt.js";
+import { Attempt, type AttemptHooks } from "./attempt.js";
 import type { ResolvedWorkerOptions } from "./worker-options.js";
 
 interface Slot {
@@ -18,7 +18,6 @@ interface Slot {
 interface PendingAck {
   ack: JobAck;
   attempt: Attempt;
-  durationMs: number;
 }
 
 /** Longest pause between retries of a failed database call. */
@@ -36,8 +35,17 @@ export class Worker {
   private readonly slots = new Map<string, Slot>();
   /** Attempts whose outcome is not yet written, by job id: their leases are renewed. */
   private readonly active = new Map<string, Attempt>();
-  private readonly attemptsDone = new Set<Promise<void>>();
-  private readonly handlersRunning = new Set<Promise<void>>();
+  /** Attempts whose outcome is not known yet. */
+  private outcomesPending = 0;
+  /** Handlers that have not returned yet (their slots are held). */
+  private handlersPending = 0;
+  /** Waits of `stop()` for the counts above, checked whenever one drops. */
+  private readonly countWaiters = new Set<() => void>();
+  private readonly hooks: AttemptHooks = {
+    onHandlerSettled: (attempt) => this.onHandlerSettled(attempt),
+    onOutcome: (attempt, ack) => this.onOutcome(attempt, ack),
+    onProgress: (attempt) => this.onProgress(attempt),
+  };
   private wake: (() => void) | null = null;
   private wakePending = false;
   private wakeScheduled = false;
@@ -174,36 +182,55 @@ export class Worker {
     const { job } = claimed;
     const slot = this.slots.get(job.queue);
     if (slot) slot.used++;
-    const attempt = new Attempt(claimed, this.types.get(job.type), { onProgress: (a) => this.onProgress(a) }, this.options.leaseMs);
+    const attempt = new Attempt(claimed, this.types.get(job.type), this.hooks, this.options.leaseMs);
     this.active.set(attempt.id, attempt);
+    this.outcomesPending++;
+    this.handlersPending++;
     if (this.events.has("job:started")) {
       this.events.emit("job:started", { attempt: job.attempt, id: job.id, maxAttempts: job.maxAttempts, queue: job.queue, type: job.type, workerId: this.id });
     }
-    const done = attempt.run().then(
-      (outcome) => {
-        if (outcome) {
-          this.pendingAcks.push({ ack: outcome.ack, attempt, durationMs: outcome.durationMs });
-          this.scheduleAckFlush();
-        } else {
-          this.active.delete(attempt.id);
-          this.logger.warn({ attempt: job.attempt, jobId: job.id }, "lease lost; the attempt was abandoned without writing its outcome");
-        }
-      },
-      (error: unknown) => {
-        // Attempt.run catches handler errors; reaching here is a bug in Offload itself.
-        this.logger.error({ err: error, jobId: job.id }, "attempt crashed; the lease will expire and the job be rescued");
-        this.active.delete(attempt.id);
-      },
-    );
-    this.attemptsDone.add(done);
-    void done.then(() => this.attemptsDone.delete(done));
-    // The slot is held until the handler itself returns, even when the outcome was settled by an abort first.
-    const handlerDone = done.then(() => attempt.handlerSettled);
-    this.handlersRunning.add(handlerDone);
-    void handlerDone.then(() => {
-      this.handlersRunning.delete(handlerDone);
-      if (slot) slot.used--;
-      this.signal();
+    attempt.start();
+  }
+
+  private onOutcome(attempt: Attempt, ack: JobAck | null): void {
+    this.outcomesPending--;
+    if (ack) {
+      this.pendingAcks.push({ ack, attempt });
+      this.scheduleAckFlush();
+    } else {
+      this.active.delete(attempt.id);
+      this.logger.warn({ attempt: attempt.job.attempt, jobId: attempt.id }, "lease lost; the attempt was abandoned without writing its outcome");
+    }
+    this.checkCountWaiters();
+  }
+
+  /** The slot is held until the handler itself returns, even when the outcome was settled by an abort first. */
+  private onHandlerSettled(attempt: Attempt): void {
+    this.handlersPending--;
+    const slot = this.slots.get(attempt.job.queue);
+    if (slot) slot.used--;
+    this.signal();
+    this.checkCountWaiters();
+  }
+
+  private checkCountWaiters(): void {
+    for (const check of this.countWaiters) check();
+  }
+
+  /** Resolves once `done()` holds, or after `timeoutMs`. */
+  private waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.countWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (done()) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.countWaiters.add(check);
     });
   }
 
@@ -273,7 +300,7 @@ export class Worker {
     switch (result.status) {
       case "completed":
         if (ack.outcome === "completed" && this.events.has("job:completed")) {
-          this.events.emit("job:completed", { ...base, durationMs: pending.durationMs, result: JSON.parse(ack.resultJson) });
+          this.events.emit("job:completed", { ...base, durationMs: attempt.durationMs, result: JSON.parse(ack.resultJson) });
         }
         break;
       case "failed":
@@ -341,14 +368,9 @@ export class Worker {
     this.signal();
     await this.loopDone;
     await this.maintenance.stop();
-    if (this.attemptsDone.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-      await Promise.race([Promise.all(this.attemptsDone), grace]);
-      clearTimeout(timer);
-    }
+    await this.waitFor(() => this.outcomesPending === 0, graceMs);
+    // Aborting settles every outcome at once (released), whatever the handlers do.
     for (const attempt of this.active.values()) attempt.abort("shutdown", "The worker is shutting down");
-    await Promise.all(this.attemptsDone);
     while (this.ackFlush || this.ackFlushScheduled || this.pendingAcks.length > 0) {
       if (this.ackFlush) await this.ackFlush;
       else await new Promise((resolve) => setImmediate(resolve));
@@ -359,12 +381,8 @@ export class Worker {
     this.dueTimers.clear();
     this.unsubscribe();
     // Handlers that ignore their signal get a moment to return; their jobs are already written.
-    if (this.handlersRunning.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(this.handlersRunning), new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
-      clearTimeout(timer);
-      if (this.handlersRunning.size > 0) this.logger.warn({ handlers: this.handlersRunning.size }, "handlers still running after stop: they ignore their AbortSignal");
-    }
+    await this.waitFor(() => this.handlersPending === 0, 1_000);
+    if (this.handlersPending > 0) this.logger.warn({ handlers: this.handlersPending }, "handlers still running after stop: they ignore their AbortSignal");
     this.state = "stopped";
     this.logger.info({ workerId: this.id }, "worker stopped");
   }
