@@ -45,6 +45,14 @@ export interface Backend {
    */
   jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]>;
 
+  /**
+   * `jobAckMany` then `jobClaim`, in one transaction: the worker's steady
+   * state, where the slots that finished attempts free are filled at once.
+   * One write transaction per cycle instead of two (SQLite: about 1.4x at
+   * concurrency 10); claims see the jobs the acks made ready.
+   */
+  jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }>;
+
   /** Cancels a job: at once if scheduled or queued, by request if running. Null if no such job. */
   jobCancel(params: { id: string; now?: number }): Promise<JobCancelResult | null>;
 
@@ -53,7 +61,7 @@ export interface Backend {
    * earliest runAt, then enqueue order), promoting due scheduled jobs first.
    * Each claim counts an attempt and gives a lease of `leaseMs`.
    */
-  jobClaim(params: { leaseMs: number; now?: number; queues: readonly QueueClaim[]; workerId: string }): Promise<ClaimedJob[]>;
+  jobClaim(params: ClaimParams): Promise<ClaimedJob[]>;
 
   /** Deletes a finished job. Returns false if there was none, throws `OFFLOAD_ERR_INVALID_STATE` if it is not finished. */
   jobDelete(params: { id: string }): Promise<boolean>;
@@ -110,6 +118,14 @@ export interface BackendCapabilities {
   skipLocked: boolean;
   /** Engine name: `sqlite` or `postgres`. */
   engine: string;
+}
+
+/** What a worker asks `jobClaim` for. */
+export interface ClaimParams {
+  leaseMs: number;
+  now?: number;
+  queues: readonly QueueClaim[];
+  workerId: string;
 }
 
 export interface QueueClaim {

@@ -144,10 +144,23 @@ export class Worker {
       let claimed: ClaimedJob[] = [];
       if (wanted.length > 0) {
         this.wakePending = false;
+        // Outcomes waiting to be written ride on the claim: one transaction per cycle instead of two.
+        const acks = this.ackFlush ? [] : this.pendingAcks.splice(0, 1_000);
+        const claim = { leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id };
         try {
-          claimed = await this.backend.jobClaim({ leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id });
+          if (acks.length > 0) {
+            const result = await this.backend.jobAckAndClaim({ acks: acks.map((p) => p.ack), claim });
+            claimed = result.claimed;
+            for (let i = 0; i < acks.length; i++) this.afterAck(acks[i]!, result.acks[i]!);
+          } else {
+            claimed = await this.backend.jobClaim(claim);
+          }
           errorBackoff = 0;
         } catch (error) {
+          if (acks.length > 0) {
+            this.pendingAcks.unshift(...acks);
+            this.scheduleAckFlush(true);
+          }
           errorBackoff = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorBackoff * 2));
           this.logger.warn({ err: error, retryInMs: errorBackoff }, "claim failed; retrying");
           await this.sleep(errorBackoff);
@@ -155,6 +168,7 @@ export class Worker {
         }
         for (const job of claimed) this.runAttempt(job);
       }
+      if (this.pendingAcks.length > 0) this.scheduleAckFlush(true);
       const filled = claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0);
       if (!filled && this.state === "running") await this.sleep(this.options.pollIntervalMs);
     }
@@ -257,15 +271,21 @@ export class Worker {
     }
   }
 
-  private scheduleAckFlush(): void {
+  /**
+   * Writes pending outcomes soon. setImmediate gathers every attempt that
+   * finished in this turn of the event loop into one transaction. Unless
+   * `force`d, it leaves them to the claim loop when that is about to wake
+   * (a slot came free), which writes them with its claim.
+   */
+  private scheduleAckFlush(force = false): void {
     if (this.ackFlushScheduled || this.ackFlush) return;
     this.ackFlushScheduled = true;
-    // setImmediate gathers every attempt that finished in this turn of the event loop into one transaction.
     setImmediate(() => {
       this.ackFlushScheduled = false;
+      if (!force && this.wakeScheduled && this.state === "running") return;
       this.ackFlush = this.flushAcks().finally(() => {
         this.ackFlush = null;
-        if (this.pendingAcks.length > 0) this.scheduleAckFlush();
+        if (this.pendingAcks.length > 0) this.scheduleAckFlush(true);
       });
     });
   }
@@ -373,7 +393,10 @@ export class Worker {
     for (const attempt of this.active.values()) attempt.abort("shutdown", "The worker is shutting down");
     while (this.ackFlush || this.ackFlushScheduled || this.pendingAcks.length > 0) {
       if (this.ackFlush) await this.ackFlush;
-      else await new Promise((resolve) => setImmediate(resolve));
+      else {
+        this.scheduleAckFlush(true);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.progressTimer) clearTimeout(this.progressTimer);

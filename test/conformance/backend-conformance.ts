@@ -148,6 +148,18 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
 
     describe("jobInsertMany", () => {
       it(
+        "schedules a job delayMs after now by the engine's clock",
+        fixture(async (backend) => {
+          const [delayed, immediate] = await backend.jobInsertMany({ jobs: [newJob({ delayMs: 5_000 }), newJob({ delayMs: 0 })], now: T0 });
+          assert.equal(delayed?.job.status, "scheduled");
+          assert.equal(delayed?.job.runAt, T0 + 5_000);
+          assert.equal((await get(backend, delayed!.job.id)).runAt, T0 + 5_000);
+          assert.equal(immediate?.job.status, "queued");
+          assert.equal(immediate?.job.runAt, T0);
+        }),
+      );
+
+      it(
         "stores a batch in order and returns each job as stored",
         fixture(async (backend) => {
           const jobs = [newJob({ priority: 2 }), newJob({ owner: "alice", queue: "reports" }), newJob({ maxAttempts: 1, timeoutMs: 5_000 })];
@@ -682,6 +694,84 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
           ]);
           assert.equal((await get(backend, a.id)).result, 1);
           assert.equal((await get(backend, b.id)).status, "running");
+        }),
+      );
+    });
+
+    describe("jobAckAndClaim", () => {
+      it(
+        "writes the acks and claims in one call, fencing stale acks as jobAckMany does",
+        fixture(async (backend) => {
+          const done = await running(backend);
+          const next = await insert(backend, {}, T0 + 1);
+          const result = await backend.jobAckAndClaim({
+            acks: [
+              { ...done, outcome: "completed", resultJson: "42" },
+              { id: done.id, leaseToken: randomUUID(), outcome: "completed", resultJson: "0" },
+            ],
+            claim: { leaseMs: LEASE_MS, queues: [{ limit: 5, queue: "default" }], workerId: "worker-b" },
+            now: T0 + 10,
+          });
+          assert.deepEqual(result.acks, [
+            { applied: true, id: done.id, status: "completed" },
+            { applied: false, id: done.id, status: null },
+          ]);
+          assert.deepEqual(
+            result.claimed.map((c) => [c.id, c.job.attempt, c.job.workerId, c.job.leaseExpiresAt]),
+            [[next.id, 1, "worker-b", T0 + 10 + LEASE_MS]],
+          );
+          assert.equal((await get(backend, done.id)).result, 42);
+          assert.equal((await get(backend, next.id)).status, "running");
+        }),
+      );
+
+      it(
+        "claims a job that its own acks made ready: a retry without delay, a release",
+        fixture(async (backend) => {
+          const retried = await running(backend);
+          const released = await running(backend, {}, T0 + 1);
+          const result = await backend.jobAckAndClaim({
+            acks: [
+              { ...retried, delayMs: 0, error: jobError(1, T0 + 5), outcome: "retry" },
+              { ...released, outcome: "released" },
+            ],
+            claim: { leaseMs: LEASE_MS, queues: [{ limit: 5, queue: "default" }], workerId: "worker-b" },
+            now: T0 + 5,
+          });
+          assert.deepEqual(
+            result.acks.map((a) => a.status),
+            ["queued", "queued"],
+          );
+          assert.deepEqual(new Set(result.claimed.map((c) => c.id)), new Set([retried.id, released.id]));
+          const attempts = Object.fromEntries(result.claimed.map((c) => [c.id, c.job.attempt]));
+          assert.equal(attempts[retried.id], 2, "the retry is a second attempt");
+          assert.equal(attempts[released.id], 1, "the release refunded its attempt");
+        }),
+      );
+
+      it(
+        "only claims when given no acks, and only acks when no queue has room",
+        fixture(async (backend) => {
+          const queued = await insert(backend);
+          const claimOnly = await backend.jobAckAndClaim({
+            acks: [],
+            claim: { leaseMs: LEASE_MS, queues: [{ limit: 1, queue: "default" }], workerId: "w" },
+            now: T0,
+          });
+          assert.deepEqual(claimOnly.acks, []);
+          assert.deepEqual(
+            claimOnly.claimed.map((c) => c.id),
+            [queued.id],
+          );
+          const waiting = await insert(backend, {}, T0 + 1);
+          const ackOnly = await backend.jobAckAndClaim({
+            acks: [{ ...claimOnly.claimed[0]!, outcome: "completed", resultJson: "null" }],
+            claim: { leaseMs: LEASE_MS, queues: [{ limit: 0, queue: "default" }], workerId: "w" },
+            now: T0 + 2,
+          });
+          assert.deepEqual(ackOnly.acks, [{ applied: true, id: queued.id, status: "completed" }]);
+          assert.deepEqual(ackOnly.claimed, []);
+          assert.equal((await get(backend, waiting.id)).status, "queued");
         }),
       );
     });

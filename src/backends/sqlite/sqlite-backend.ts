@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
-import type { Backend, BackendCapabilities, QueueClaim } from "../../backend/backend.js";
+import type { Backend, BackendCapabilities, ClaimParams, QueueClaim } from "../../backend/backend.js";
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
 import type {
   ClaimedJob,
@@ -317,25 +317,43 @@ export class SqliteBackend implements Backend {
     };
   }
 
-  async jobClaim(params: { leaseMs: number; now?: number; queues: readonly QueueClaim[]; workerId: string }): Promise<ClaimedJob[]> {
+  async jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
     const now = params.now ?? Date.now();
-    const wanted = params.queues.filter((q) => q.limit > 0);
     // Look before locking: most polls of an idle queue end here without a write.
+    const plan = this.planClaim(params.queues, now);
+    if (plan.ready.length === 0) return [];
+    return this.write(() => this.claimInTransaction(params, plan, now));
+  }
+
+  async jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }> {
+    const now = params.now ?? params.claim.now ?? Date.now();
+    if (params.acks.length === 0) return { acks: [], claimed: await this.jobClaim({ ...params.claim, now }) };
+    return this.write(() => {
+      const acks = this.ackInTransaction(params.acks, now);
+      // Planned after the acks: a retry with no delay, or a release, makes its job claimable at once.
+      const plan = this.planClaim(params.claim.queues, now);
+      return { acks, claimed: plan.ready.length === 0 ? [] : this.claimInTransaction(params.claim, plan, now) };
+    });
+  }
+
+  /** Which queues have something to claim, and whether due scheduled jobs need promoting: reads only. */
+  private planClaim(queues: readonly QueueClaim[], now: number): { due: boolean; ready: QueueClaim[] } {
+    const wanted = queues.filter((q) => q.limit > 0);
+    if (wanted.length === 0) return { due: false, ready: [] };
     const due = this.stmt.hasDueScheduled.get(now) !== undefined;
-    const ready = due ? wanted : wanted.filter((q) => this.stmt.hasQueued.get(q.queue) !== undefined);
-    if (ready.length === 0) return [];
+    return { due, ready: due ? wanted : wanted.filter((q) => this.stmt.hasQueued.get(q.queue) !== undefined) };
+  }
+
+  private claimInTransaction(params: ClaimParams, plan: { due: boolean; ready: QueueClaim[] }, now: number): ClaimedJob[] {
     const token = randomUUID();
     const expiresAt = now + params.leaseMs;
     const { workerId } = params;
-    const rows = this.write(() => {
-      if (due) this.stmt.promoteDue.run({ now });
-      const claimed: ClaimedRow[] = [];
-      for (const { limit, queue } of ready) {
-        const batch = this.stmt.claim.all({ expiresAt, limit, now, queue, token, workerId }) as ClaimedRow[];
-        for (const row of batch) claimed.push(row);
-      }
-      return claimed;
-    });
+    if (plan.due) this.stmt.promoteDue.run({ now });
+    const rows: ClaimedRow[] = [];
+    for (const { limit, queue } of plan.ready) {
+      const batch = this.stmt.claim.all({ expiresAt, limit, now, queue, token, workerId }) as ClaimedRow[];
+      for (const row of batch) rows.push(row);
+    }
     rows.sort(claimOrder);
     return rows.map((row) => ({
       id: row.id,
@@ -389,51 +407,52 @@ export class SqliteBackend implements Backend {
   async jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]> {
     if (params.acks.length === 0) return [];
     const now = params.now ?? Date.now();
-    const { acks } = params;
-    return this.write(() => {
-      // Acks apply in order. Each run of consecutive completions goes in one
-      // statement; within a run, a job completes once (its first ack), as it
-      // would with one statement per ack.
-      const completedInRun = new Set<string>();
-      let runEnd = -1;
-      return acks.map((ack, index): JobAckResult => {
-        const base = { id: ack.id, now, progress: json(ack.progress), token: ack.leaseToken };
-        let row: { status: JobState } | undefined;
-        switch (ack.outcome) {
-          case "completed":
-            if (index > runEnd) {
-              completedInRun.clear();
-              runEnd = index;
-              while (acks[runEnd + 1]?.outcome === "completed") runEnd++;
-              const seen = new Set<string>();
-              const run: { id: string; progress: string | null; result: string; token: string }[] = [];
-              for (const a of acks.slice(index, runEnd + 1) as (JobAck & { outcome: "completed" })[]) {
-                // UPDATE ... FROM takes an arbitrary one of several source rows for a job: send only the first per lease.
-                const key = `${a.id} ${a.leaseToken}`;
-                if (seen.has(key)) continue;
-                seen.add(key);
-                run.push({ id: a.id, progress: json(a.progress), result: a.resultJson, token: a.leaseToken });
-              }
-              const done = this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now }) as { id: string; lease_token: string }[];
-              for (const r of done) completedInRun.add(`${r.id} ${r.lease_token}`);
+    return this.write(() => this.ackInTransaction(params.acks, now));
+  }
+
+  private ackInTransaction(acks: readonly JobAck[], now: number): JobAckResult[] {
+    // Acks apply in order. Each run of consecutive completions goes in one
+    // statement; within a run, a job completes once (its first ack), as it
+    // would with one statement per ack.
+    const completedInRun = new Set<string>();
+    let runEnd = -1;
+    return acks.map((ack, index): JobAckResult => {
+      const base = { id: ack.id, now, progress: json(ack.progress), token: ack.leaseToken };
+      let row: { status: JobState } | undefined;
+      switch (ack.outcome) {
+        case "completed":
+          if (index > runEnd) {
+            completedInRun.clear();
+            runEnd = index;
+            while (acks[runEnd + 1]?.outcome === "completed") runEnd++;
+            const seen = new Set<string>();
+            const run: { id: string; progress: string | null; result: string; token: string }[] = [];
+            for (const a of acks.slice(index, runEnd + 1) as (JobAck & { outcome: "completed" })[]) {
+              // UPDATE ... FROM takes an arbitrary one of several source rows for a job: send only the first per lease.
+              const key = `${a.id} ${a.leaseToken}`;
+              if (seen.has(key)) continue;
+              seen.add(key);
+              run.push({ id: a.id, progress: json(a.progress), result: a.resultJson, token: a.leaseToken });
             }
-            row = completedInRun.delete(`${ack.id} ${ack.leaseToken}`) ? { status: "completed" } : undefined;
-            break;
-          case "failed":
-            row = this.stmt.ackFailed.get({ ...base, error: JSON.stringify(ack.error) }) as typeof row;
-            break;
-          case "retry":
-            row = this.stmt.ackRetry.get({ ...base, error: JSON.stringify(ack.error), runAt: now + ack.delayMs }) as typeof row;
-            break;
-          case "cancelled":
-            row = this.stmt.ackCancelled.get({ ...base, error: json(ack.error) }) as typeof row;
-            break;
-          case "released":
-            row = this.stmt.ackReleased.get(base) as typeof row;
-            break;
-        }
-        return { applied: row !== undefined, id: ack.id, status: row?.status ?? null };
-      });
+            const done = this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now }) as { id: string; lease_token: string }[];
+            for (const r of done) completedInRun.add(`${r.id} ${r.lease_token}`);
+          }
+          row = completedInRun.delete(`${ack.id} ${ack.leaseToken}`) ? { status: "completed" } : undefined;
+          break;
+        case "failed":
+          row = this.stmt.ackFailed.get({ ...base, error: JSON.stringify(ack.error) }) as typeof row;
+          break;
+        case "retry":
+          row = this.stmt.ackRetry.get({ ...base, error: JSON.stringify(ack.error), runAt: now + ack.delayMs }) as typeof row;
+          break;
+        case "cancelled":
+          row = this.stmt.ackCancelled.get({ ...base, error: json(ack.error) }) as typeof row;
+          break;
+        case "released":
+          row = this.stmt.ackReleased.get(base) as typeof row;
+          break;
+      }
+      return { applied: row !== undefined, id: ack.id, status: row?.status ?? null };
     });
   }
 
