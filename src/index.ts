@@ -17,3 +17,4 @@ export type { JobState } from "./job/states.js";
 export type { EnqueuedJob, JobErrorView, JobView } from "./job/view.js";
 export type { OffloadEventName, OffloadEvents } from "./observability/events.js";
 export type { WorkerOptions } from "./worker/worker-options.js";
+export type { MigrationStatus } from "./backend/types.js";

@@ -1,4 +1,3 @@
-import { openBackend } from "../backends/open-backend.js";
 import { createOffload, OffloadError, type JobState, type JobView, type Offload } from "../index.js";
 import { createCliLogger } from "./cli-logger.js";
 import { describeDatabase, describeError, describeProgress, formatPercent, jobDetail, localDateTime, table, truncate } from "./format.js";
@@ -131,14 +130,14 @@ export function retryJobCommand(id: string, options: DatabaseOption & { json?: b
 /** `offload migrate`: applies pending migrations and prints the schema version. */
 export async function migrateCommand(options: DatabaseOption & { json?: boolean }): Promise<void> {
   // createOffload resolves the database the same way every command does (option, env, default).
-  const { database } = createOffload({ logger: false, ...(options.database === undefined ? {} : { database: options.database }) });
-  const backend = await openBackend(database);
+  const offload = createOffload({ logger: false, ...(options.database === undefined ? {} : { database: options.database }) });
+  const { database } = offload;
   try {
-    const status = await backend.migrate();
+    const status = await offload.migrate();
     if (options.json) print(JSON.stringify({ database, ...status }));
     else if (status.applied.length === 0) print(`Database ${describeDatabase(database)} is up to date: schema version ${status.version}.`);
     else print(`Database ${describeDatabase(database)}: applied migration${status.applied.length === 1 ? "" : "s"} ${status.applied.join(", ")}; schema version ${status.version}.`);
   } finally {
-    await backend.close();
+    await offload.close();
   }
 }

@@ -56,13 +56,15 @@ async function serve(offload: Offload, options: RunWorkerOptions, out: (line: st
   const printer = new ProgressPrinter({ color, write: out });
   const detach = printer.attach(offload);
 
-  const queues = [...new Set([...offload.jobTypes.values()].map((t) => t.options.queue))].sort();
   out(paint("bold", `Offload worker (pid ${process.pid})`));
   out(`  database   ${describeDatabase(offload.database)}`);
-  out(`  queues     ${queues.join(", ")}  (${options.concurrency ?? 10} slots each)`);
   out(`  job types  ${[...offload.jobTypes.keys()].sort().join(", ")}`);
 
   const started = offload.start(options.concurrency === undefined ? {} : { concurrency: options.concurrency });
+  void started.then(
+    () => out(`  queues     ${[...offload.workerQueues].sort(([a], [b]) => a.localeCompare(b)).map(([q, slots]) => `${q} (${slots} slots)`).join(", ")}`),
+    () => undefined,
+  );
   let stopping: Promise<void> | null = null;
   let firstSignalAt = 0;
   let removeSignalHandlers = () => {};

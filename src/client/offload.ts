@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { z } from "zod";
 import type { Backend } from "../backend/backend.js";
-import type { JobInsert, JobListFilter } from "../backend/types.js";
+import type { JobInsert, JobListFilter, MigrationStatus } from "../backend/types.js";
 import { DEFAULT_DATABASE, openBackend } from "../backends/open-backend.js";
 import { OffloadError, validationError, type ValidationIssue } from "../errors.js";
 import { resolveDefinition, validatePayload, type JobHandler, type JobTypeDefinition, type JobTypeOptions } from "../job/definition.js";
@@ -81,6 +81,7 @@ export class Offload {
   private backendPromise: Promise<Backend> | null = null;
   private worker: Worker | null = null;
   private closed = false;
+  private migration: MigrationStatus | null = null;
 
   constructor(options: OffloadOptions = {}) {
     const parsed = parseInput(offloadOptionsSchema, options, "Offload options", "options");
@@ -93,13 +94,21 @@ export class Offload {
   async backend(): Promise<Backend> {
     if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "This Offload instance has been closed");
     this.backendPromise ??= (async () => {
-      const backend = await openBackend(this.database);
+      let backend: Backend;
       try {
-        const { applied, version } = await backend.migrate();
-        if (applied.length > 0) this.logger.info({ applied, version }, "database migrated");
+        backend = await openBackend(this.database);
+      } catch (error) {
+        if (error instanceof OffloadError) throw error;
+        throw new OffloadError("OFFLOAD_ERR_DATABASE", `Cannot open the database ${redactUrl(this.database)}: ${(error as Error).message}`, { cause: error });
+      }
+      try {
+        const status = await backend.migrate();
+        if (status.applied.length > 0) this.logger.info(status, "database migrated");
+        this.migration = status;
       } catch (error) {
         await backend.close();
-        throw error;
+        if (error instanceof OffloadError) throw error;
+        throw new OffloadError("OFFLOAD_ERR_DATABASE", `Cannot prepare the database ${redactUrl(this.database)}: ${(error as Error).message}`, { cause: error });
       }
       return backend;
     })();
@@ -254,6 +263,21 @@ export class Offload {
     if (!deleted) throw new OffloadError("OFFLOAD_ERR_JOB_NOT_FOUND", `No job has id ${id}`);
   }
 
+  /**
+   * Opens the database and applies pending migrations (every other method
+   * does this on first use). Returns the versions this instance applied and
+   * the schema version.
+   */
+  async migrate(): Promise<MigrationStatus> {
+    await this.backend();
+    return this.migration!;
+  }
+
+  /** Queues the running worker serves, with its slots per queue; empty when not started. */
+  get workerQueues(): ReadonlyMap<string, number> {
+    return new Map([...(this.worker?.queues ?? [])].map(([queue, slot]) => [queue, slot.limit]));
+  }
+
   /** Job counts by queue and state. */
   async queueCounts() {
     return (await this.backend()).queueCounts();
@@ -306,6 +330,11 @@ export class Offload {
     this.events.off(event, listener);
     return this;
   }
+}
+
+/** A database URL without its password, for messages. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }
 
 /**
