@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import Database from "better-sqlite3";
 import type { Backend } from "../../src/backend/backend.js";
 import { SqliteBackend } from "../../src/backends/sqlite/sqlite-backend.js";
 import { OffloadError } from "../../src/errors.js";
 import { tempSqlite } from "../helpers.js";
-import { defineBackendConformance, type BackendFactory } from "./backend-conformance.js";
+import { defineBackendConformance, newJob, type BackendFactory } from "./backend-conformance.js";
 
 /** A fresh engine on its own temp file; cleanup closes it and removes the directory. */
 export const sqliteFactory: BackendFactory = async () => {
@@ -38,6 +39,30 @@ describe("sqlite migrations", () => {
       await assert.rejects(backend.migrate(), (error: unknown) => error instanceof OffloadError && error.code === "OFFLOAD_ERR_MIGRATION");
     } finally {
       await cleanup();
+    }
+  });
+});
+
+describe("sqlite locking", () => {
+  it("turns a lock held past the busy timeout into OFFLOAD_ERR_DATABASE, stores nothing, and works once the lock is gone", async () => {
+    const temp = tempSqlite("offload-busy");
+    const backend = new SqliteBackend({ busyTimeoutMs: 50, filename: temp.file });
+    const other = new Database(temp.file);
+    try {
+      await backend.migrate();
+      other.exec("BEGIN IMMEDIATE"); // another process's writer holds the lock
+      await assert.rejects(
+        backend.jobInsertMany({ jobs: [newJob()] }),
+        (error: unknown) => error instanceof OffloadError && error.code === "OFFLOAD_ERR_DATABASE" && /SQLITE_BUSY/.test(error.message),
+      );
+      other.exec("ROLLBACK");
+      assert.deepEqual((await backend.jobList({ filter: {}, limit: 10 })).items, []);
+      const [stored] = await backend.jobInsertMany({ jobs: [newJob()] });
+      assert.equal(stored?.job.status, "queued");
+    } finally {
+      other.close();
+      await backend.close();
+      temp.cleanup();
     }
   });
 });

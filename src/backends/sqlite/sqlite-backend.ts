@@ -185,14 +185,19 @@ export class SqliteBackend implements Backend {
    */
   private write<T>(fn: () => T): T {
     if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The SQLite engine is closed");
-    this.txBegin.run();
     try {
+      this.txBegin.run();
       const result = fn();
       this.txCommit.run();
       return result;
     } catch (error) {
       if (this.db.inTransaction) this.txRollback.run();
-      throw error;
+      if (error instanceof OffloadError) throw error;
+      // SQLITE_BUSY (another process held the lock past the busy timeout), a full disk, a read-only file...
+      const code = (error as { code?: unknown }).code;
+      throw new OffloadError("OFFLOAD_ERR_DATABASE", `SQLite write failed${typeof code === "string" ? ` (${code})` : ""}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
