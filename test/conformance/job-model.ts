@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { v7 as uuidv7 } from "uuid";
 import type { Backend } from "../../src/backend/backend.js";
-import type { JobAck, JobListFilter, JobProgress, JobRecord, PruneAges } from "../../src/backend/index.js";
+import type { ClaimedJob, JobAck, JobListFilter, JobProgress, JobRecord, PruneAges } from "../../src/backend/index.js";
 import { OffloadError } from "../../src/errors.js";
 import { EMPTY_PROGRESS } from "../../src/job/progress.js";
 import { JOB_STATES, isFinished, type JobState } from "../../src/job/states.js";
@@ -18,16 +18,19 @@ import type { BackendFactory } from "./backend-conformance.js";
  */
 
 /**
- * The model's clock starts in 2020, so `jobGet` and `queueCounts` (which take
- * no `now` and read the database clock) see every scheduled job as due.
+ * Every call the runner compares is given the model's `now`, so the clock may
+ * start anywhere. It starts far from the wall clock, so that a view that
+ * read the wall clock instead would disagree about which jobs are due.
  */
-const T0 = Date.UTC(2020, 0, 1);
+const T0 = Date.UTC(2100, 0, 1);
 const QUEUES = ["q1", "q2"] as const;
 
 /** How an ack, heartbeat or progress write presents its lease: the job's latest token, the one before, or a made-up one. */
 type TokenChoice = "bogus" | "current" | "stale";
 
 interface EnqueueSpec {
+  /** Passed as `delayMs` (absent when undefined); a number only when `runAtOffset` is null. */
+  delayMs?: number | null;
   maxAttempts: number;
   owner: string | null;
   priority: number;
@@ -60,12 +63,22 @@ interface Target extends JobPick {
   token: TokenChoice;
 }
 
+type AckTarget = Target & { spec: AckSpec; withProgress: boolean };
+
+/** What a claim asks for, as `jobClaim` and `jobAckAndClaim` take it. */
+interface ClaimSpec {
+  leaseMs: number;
+  queues: { limit: number; queue: string }[];
+  workerId: string;
+}
+
 /** One step of a random history. */
 export type Command =
-  | { kind: "ack"; acks: (Target & { spec: AckSpec; withProgress: boolean })[] }
+  | { kind: "ack"; acks: AckTarget[] }
+  | ({ kind: "ackAndClaim"; acks: AckTarget[] } & ClaimSpec)
   | { kind: "advance"; ms: number }
   | ({ kind: "cancel" } & JobPick)
-  | { kind: "claim"; leaseMs: number; queues: { limit: number; queue: string }[]; workerId: string }
+  | ({ kind: "claim" } & ClaimSpec)
   | ({ kind: "delete" } & JobPick)
   | { kind: "enqueue"; jobs: EnqueueSpec[] }
   | { kind: "heartbeat"; leaseMs: number; targets: Target[] }
@@ -103,6 +116,21 @@ interface ModelJob {
   type: string;
   uniqueKey: string | null;
   workerId: string | null;
+}
+
+/** An ack as the model applies it: `current` tells whether it presents the job's latest lease token. */
+interface ModelAck {
+  current: boolean;
+  error: ErrorEntry;
+  id: string;
+  progress: JobProgress | undefined;
+  spec: AckSpec;
+}
+
+interface AckResult {
+  applied: boolean;
+  id: string;
+  status: JobState | null;
 }
 
 /** What the runner compares: a job as seen at `now`. */
@@ -144,7 +172,7 @@ export class JobModel {
         const holder = this.unfinishedHolder(spec.type, spec.uniqueKey);
         if (holder) return { deduplicated: true, id: holder.id, status: this.viewStatus(holder, now) };
       }
-      const runAt = spec.runAtOffset === null ? now : now + spec.runAtOffset;
+      const runAt = now + (spec.runAtOffset ?? spec.delayMs ?? 0);
       const job: ModelJob = {
         attempt: 0,
         cancelRequested: false,
@@ -209,10 +237,7 @@ export class JobModel {
     }).map((u) => u.id);
   }
 
-  ack(
-    acks: readonly { current: boolean; error: ErrorEntry; id: string; progress: JobProgress | undefined; spec: AckSpec }[],
-    now: number,
-  ): { applied: boolean; id: string; status: JobState | null }[] {
+  ack(acks: readonly ModelAck[], now: number): AckResult[] {
     return acks.map(({ current, error, id, progress, spec }) => {
       const job = this.held(id, current);
       if (!job) return { applied: false, id, status: null };
@@ -256,6 +281,12 @@ export class JobModel {
       }
       return { applied: true, id, status: job.status };
     });
+  }
+
+  /** `jobAckAndClaim`: the acks, then a claim that sees the jobs they made ready. */
+  ackAndClaim(acks: readonly ModelAck[], claim: ClaimSpec, now: number): { acks: AckResult[]; claimed: Map<string, string[]> } {
+    const results = this.ack(acks, now);
+    return { acks: results, claimed: this.claim(claim.queues, claim.leaseMs, claim.workerId, now) };
   }
 
   cancel(id: string, now: number): { outcome: "cancelled" | "finished" | "requested"; status: JobState } | null {
@@ -346,10 +377,10 @@ export class JobModel {
     return [...this.jobs.values()].filter((j) => (pool === "running" ? j.status === "running" : isFinished(j.status))).map((j) => j.id);
   }
 
-  /** `queueCounts` as seen by a database clock past every job's runAt. */
-  counts(): { counts: Record<JobState, number>; queue: string }[] {
+  /** `queueCounts` as seen at `now`. */
+  counts(now: number): { counts: Record<JobState, number>; queue: string }[] {
     const byQueue = new Map<string, Record<JobState, number>>();
-    for (const job of this.view(Number.MAX_SAFE_INTEGER)) {
+    for (const job of this.view(now)) {
       const counts = byQueue.get(job.queue) ?? (Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>);
       counts[job.status]++;
       byQueue.set(job.queue, counts);
@@ -381,6 +412,48 @@ function observe(job: JobRecord): Observed {
     uniqueKey: job.uniqueKey,
     workerId: job.workerId,
   };
+}
+
+/** The fields of a job that a claim hands back (`ClaimedJobRecord`). */
+type ObservedClaim = Omit<Observed, "error" | "errors" | "result">;
+
+function observeClaimed({ job }: ClaimedJob): ObservedClaim {
+  return {
+    attempt: job.attempt,
+    cancelRequested: job.cancelRequested,
+    finishedAt: job.finishedAt,
+    id: job.id,
+    leaseExpiresAt: job.leaseExpiresAt,
+    maxAttempts: job.maxAttempts,
+    owner: job.owner,
+    priority: job.priority,
+    progress: job.progress,
+    queue: job.queue,
+    runAt: job.runAt,
+    startedAt: job.startedAt,
+    status: job.status,
+    type: job.type,
+    uniqueKey: job.uniqueKey,
+    workerId: job.workerId,
+  };
+}
+
+/** The engine's form of a model ack. */
+function toJobAck({ error, id, leaseToken, progress, spec }: ModelAck & { leaseToken: string }): JobAck {
+  const base = { id, leaseToken, ...(progress ? { progress } : {}) };
+  const jobError = { ...error, message: "boom", stack: null };
+  switch (spec.outcome) {
+    case "completed":
+      return { ...base, outcome: "completed", resultJson: JSON.stringify(spec.result) };
+    case "failed":
+      return { ...base, error: jobError, outcome: "failed" };
+    case "retry":
+      return { ...base, delayMs: spec.delayMs, error: jobError, outcome: "retry" };
+    case "cancelled":
+      return { ...base, error: spec.withError ? jobError : null, outcome: "cancelled" };
+    case "released":
+      return { ...base, outcome: "released" };
+  }
 }
 
 function progressOf(processed: number): JobProgress {
@@ -426,6 +499,31 @@ export async function runAgainstModel(backend: Backend, commands: readonly Comma
     const pick = token === "current" ? history.at(-1) : token === "stale" ? history.at(-2) : undefined;
     return { current: token === "current" && pick !== undefined, id, leaseToken: pick ?? randomUUID() };
   };
+  /** The acks a command's targets make at `step` (targets with no job to name are dropped). */
+  const acksOf = (targets: readonly AckTarget[], step: number): (ModelAck & { leaseToken: string })[] =>
+    targets.flatMap((a) => {
+      const l = lease(a);
+      if (!l) return [];
+      const error = { attempt: step, at: now, code: `code-${step}` };
+      return [{ ...l, error, progress: a.withProgress ? progressOf(step % 11) : undefined, spec: a.spec }];
+    });
+  /**
+   * Records the lease tokens of a claim and compares it with the model's:
+   * the ids per queue in claim order, then each claimed record with the
+   * model's job after the claim.
+   */
+  const compareClaimed = (real: readonly ClaimedJob[], expected: Map<string, string[]>, touched: Set<string>): void => {
+    const byQueue = new Map<string, string[]>();
+    for (const claimed of real) {
+      byQueue.set(claimed.job.queue, [...(byQueue.get(claimed.job.queue) ?? []), claimed.id]);
+      tokens.set(claimed.id, [...(tokens.get(claimed.id) ?? []), claimed.leaseToken]);
+      touched.add(claimed.id);
+    }
+    agree("ids claimed per queue", byQueue, expected);
+    // The ids agree by now, so the model holds every claimed job.
+    const after = new Map(model.view(now).map(({ error: _error, errors: _errors, result: _result, ...fields }): [string, ObservedClaim] => [fields.id, fields]));
+    for (const claimed of real) agree(`job ${claimed.id} as claimed`, observeClaimed(claimed), after.get(claimed.id));
+  };
 
   for (const [step, command] of commands.entries()) {
     const touched = new Set<string>();
@@ -436,6 +534,7 @@ export async function runAgainstModel(backend: Backend, commands: readonly Comma
           ids.push(...specs.map((s) => s.id));
           const real = await backend.jobInsertMany({
             jobs: specs.map((s) => ({
+              ...(s.delayMs === undefined ? {} : { delayMs: s.delayMs }),
               id: s.id,
               maxAttempts: s.maxAttempts,
               owner: s.owner,
@@ -459,13 +558,7 @@ export async function runAgainstModel(backend: Backend, commands: readonly Comma
         }
         case "claim": {
           const real = await backend.jobClaim({ leaseMs: command.leaseMs, now, queues: command.queues, workerId: command.workerId });
-          const byQueue = new Map<string, string[]>();
-          for (const claimed of real) {
-            byQueue.set(claimed.job.queue, [...(byQueue.get(claimed.job.queue) ?? []), claimed.id]);
-            tokens.set(claimed.id, [...(tokens.get(claimed.id) ?? []), claimed.leaseToken]);
-            touched.add(claimed.id);
-          }
-          agree("ids claimed per queue", byQueue, model.claim(command.queues, command.leaseMs, command.workerId, now));
+          compareClaimed(real, model.claim(command.queues, command.leaseMs, command.workerId, now), touched);
           break;
         }
         case "heartbeat": {
@@ -482,33 +575,21 @@ export async function runAgainstModel(backend: Backend, commands: readonly Comma
           break;
         }
         case "ack": {
-          const acks = command.acks.flatMap((a) => {
-            const l = lease(a);
-            if (!l) return [];
-            const error = { attempt: step, at: now, code: `code-${step}` };
-            return [{ ...l, error, progress: a.withProgress ? progressOf(step % 11) : undefined, spec: a.spec }];
-          });
-          const real = await backend.jobAckMany({
-            acks: acks.map(({ error, id, leaseToken, progress, spec }): JobAck => {
-              const base = { id, leaseToken, ...(progress ? { progress } : {}) };
-              const jobError = { ...error, message: "boom", stack: null };
-              switch (spec.outcome) {
-                case "completed":
-                  return { ...base, outcome: "completed", resultJson: JSON.stringify(spec.result) };
-                case "failed":
-                  return { ...base, error: jobError, outcome: "failed" };
-                case "retry":
-                  return { ...base, delayMs: spec.delayMs, error: jobError, outcome: "retry" };
-                case "cancelled":
-                  return { ...base, error: spec.withError ? jobError : null, outcome: "cancelled" };
-                case "released":
-                  return { ...base, outcome: "released" };
-              }
-            }),
-            now,
-          });
+          const acks = acksOf(command.acks, step);
+          const real = await backend.jobAckMany({ acks: acks.map(toJobAck), now });
           agree("jobAckMany results", real, model.ack(acks, now));
           for (const a of acks) touched.add(a.id);
+          break;
+        }
+        case "ackAndClaim": {
+          const acks = acksOf(command.acks, step);
+          const claim = { leaseMs: command.leaseMs, queues: command.queues, workerId: command.workerId };
+          // `now` only at the top level (the worker's claim params carry none): the claim must take it from there.
+          const real = await backend.jobAckAndClaim({ acks: acks.map(toJobAck), claim, now });
+          const expected = model.ackAndClaim(acks, claim, now);
+          for (const a of acks) touched.add(a.id);
+          agree("jobAckAndClaim ack results", real.acks, expected.acks);
+          compareClaimed(real.claimed, expected.claimed, touched);
           break;
         }
         case "cancel": {
@@ -577,11 +658,11 @@ export async function runAgainstModel(backend: Backend, commands: readonly Comma
       const expected = model.view(now);
       agree("jobList ids, newest first", listed.items.map((j) => j.id), expected.map((j) => j.id));
       for (const [i, job] of listed.items.entries()) agree(`job ${job.id} as listed`, observe(job), expected[i]);
-      agree("queueCounts", await backend.queueCounts(), model.counts());
-      const wallClockView = new Map(model.view(Number.MAX_SAFE_INTEGER).map((j) => [j.id, j]));
+      agree("queueCounts", await backend.queueCounts({ now }), model.counts(now));
+      const byId = new Map(expected.map((j) => [j.id, j]));
       for (const id of touched) {
-        const real = await backend.jobGet({ id });
-        agree(`jobGet ${id}`, real && observe(real), wallClockView.get(id) ?? null);
+        const real = await backend.jobGet({ id, now });
+        agree(`jobGet ${id}`, real && observe(real), byId.get(id) ?? null);
       }
     } catch (error) {
       // Flattened rather than chained: the test reporter prints only two levels of causes.
@@ -599,15 +680,28 @@ const targetFields = { job: jobIndex, pool: fc.constantFrom<JobPick["pool"]>("ru
 const target: fc.Arbitrary<Target> = fc.record(targetFields);
 const pick = (...pools: JobPick["pool"][]): fc.Arbitrary<JobPick> => fc.record({ job: jobIndex, pool: fc.constantFrom(...pools) });
 
-const enqueueSpec: fc.Arbitrary<EnqueueSpec> = fc.record({
-  maxAttempts: fc.integer({ max: 3, min: 1 }),
-  owner: fc.constantFrom(null, "alice"),
-  priority: fc.integer({ max: 2, min: 0 }),
-  queue: fc.constantFrom(...QUEUES),
-  runAtOffset: fc.constantFrom(null, null, -1_000, 0, 500, 2_000),
-  type: fc.constantFrom("t1", "t2"),
-  uniqueKey: fc.constantFrom(null, null, "k1", "k2"),
-});
+/** When a job runs: a `runAt` offset (with `delayMs` absent or null), or a `delayMs` (with no `runAt`), never both. */
+const enqueueTiming: fc.Arbitrary<Pick<EnqueueSpec, "delayMs" | "runAtOffset">> = fc.oneof(
+  {
+    arbitrary: fc.record({ delayMs: fc.constant(null), runAtOffset: fc.constantFrom(null, null, -1_000, 0, 500, 2_000) }, { requiredKeys: ["runAtOffset"] }),
+    weight: 3,
+  },
+  { arbitrary: fc.record({ delayMs: fc.constantFrom(0, 500, 1_000, 2_000), runAtOffset: fc.constant(null) }), weight: 1 },
+);
+
+const enqueueSpec: fc.Arbitrary<EnqueueSpec> = fc
+  .tuple(
+    fc.record({
+      maxAttempts: fc.integer({ max: 3, min: 1 }),
+      owner: fc.constantFrom(null, "alice"),
+      priority: fc.integer({ max: 2, min: 0 }),
+      queue: fc.constantFrom(...QUEUES),
+      type: fc.constantFrom("t1", "t2"),
+      uniqueKey: fc.constantFrom(null, null, "k1", "k2"),
+    }),
+    enqueueTiming,
+  )
+  .map(([fields, timing]) => ({ ...fields, ...timing }));
 
 const ackSpec: fc.Arbitrary<AckSpec> = fc.oneof(
   fc.record({ outcome: fc.constant("completed" as const), result: fc.nat({ max: 99 }) }),
@@ -617,29 +711,36 @@ const ackSpec: fc.Arbitrary<AckSpec> = fc.oneof(
   fc.record({ outcome: fc.constant("released" as const) }),
 );
 
-/** Random commands, weighted towards the hot path (enqueue, claim, ack). */
+const ackTarget: fc.Arbitrary<AckTarget> = fc.record({ ...targetFields, spec: ackSpec, withProgress: fc.boolean() });
+const ackTargets = fc.array(ackTarget, { maxLength: 2, minLength: 1 });
+
+/** One or two queues, each with a limit that may be 0. */
+const claimFields = {
+  leaseMs: fc.constantFrom(1_000, 3_000),
+  queues: fc.subarray([...QUEUES], { minLength: 1 }).chain((queues) =>
+    fc.tuple(...queues.map((queue) => fc.record({ limit: fc.constantFrom(0, 1, 2, 3), queue: fc.constant(queue) }))),
+  ),
+  workerId: fc.constantFrom("w1", "w2"),
+};
+
+/**
+ * Random commands, weighted towards the hot path (enqueue, claim, ack, and
+ * the worker's ack-and-claim). `ackAndClaim` has a weight of its own rather
+ * than a share of `ack`'s and `claim`'s, so every other command keeps about
+ * 90% of the steps it had per history.
+ */
 export const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ jobs: fc.array(enqueueSpec, { maxLength: 4, minLength: 1 }), kind: fc.constant("enqueue" as const) }), weight: 4 },
+  { arbitrary: fc.record({ ...claimFields, kind: fc.constant("claim" as const) }), weight: 5 },
+  { arbitrary: fc.record({ acks: ackTargets, kind: fc.constant("ack" as const) }), weight: 5 },
   {
     arbitrary: fc.record({
-      kind: fc.constant("claim" as const),
-      leaseMs: fc.constantFrom(1_000, 3_000),
-      queues: fc.subarray([...QUEUES], { minLength: 1 }).chain((queues) =>
-        fc.tuple(...queues.map((queue) => fc.record({ limit: fc.constantFrom(0, 1, 2, 3), queue: fc.constant(queue) }))),
-      ),
-      workerId: fc.constantFrom("w1", "w2"),
+      ...claimFields,
+      // Now and then no acks at all: the engine then only claims.
+      acks: fc.oneof({ arbitrary: fc.constant<AckTarget[]>([]), weight: 1 }, { arbitrary: ackTargets, weight: 4 }),
+      kind: fc.constant("ackAndClaim" as const),
     }),
-    weight: 5,
-  },
-  {
-    arbitrary: fc.record({
-      acks: fc.array(fc.record({ ...targetFields, spec: ackSpec, withProgress: fc.boolean() }), {
-        maxLength: 2,
-        minLength: 1,
-      }),
-      kind: fc.constant("ack" as const),
-    }),
-    weight: 5,
+    weight: 4,
   },
   { arbitrary: fc.record({ kind: fc.constant("heartbeat" as const), leaseMs: fc.constantFrom(1_000, 3_000), targets: fc.array(target, { maxLength: 3, minLength: 1 }) }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant("progress" as const), processed: fc.integer({ max: 10, min: 0 }), targets: fc.array(target, { maxLength: 2, minLength: 1 }) }), weight: 1 },
