@@ -1,10 +1,10 @@
 import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import type { JobInsert } from "../backend/types.js";
-import { OffloadError, validationError } from "../errors.js";
+import { validationError } from "../errors.js";
 import type { JobTypeDefinition } from "../job/definition.js";
 import type { Duration } from "../job/duration.js";
-import { attemptsSchema, durationSchema, parseInput, prioritySchema, tokenStringSchema } from "../job/validate.js";
+import { attemptsSchema, durationSchema, parseInput, prioritySchema, timerDurationSchema, tokenStringSchema } from "../job/validate.js";
 
 /** Per-job options of `enqueue` and `enqueueMany`; each overrides the job type's default. */
 export interface EnqueueOptions {
@@ -25,13 +25,28 @@ export interface EnqueueOptions {
 
 const MAX_RUN_AT = Date.UTC(9999, 11, 31);
 
+/** ISO 8601 date-time with an explicit zone: a time without one would silently depend on the host's time zone. */
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** True when the calendar date exists (Date.parse turns 2030-02-31 into March 3rd). */
+function isRealDate(year: number, month: number, day: number): boolean {
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
 const runAtSchema = z
   .union([z.date(), z.string(), z.number()])
   .transform((value, ctx) => {
     const ms = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
-    if (typeof value === "string" && !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
-      ctx.addIssue({ code: "custom", message: `expected an ISO 8601 date-time such as "2030-01-31T09:00:00Z", got ${JSON.stringify(value)}` });
-      return z.NEVER;
+    if (typeof value === "string") {
+      const match = ISO_DATE_TIME.exec(value);
+      if (!match || !isRealDate(Number(match[1]), Number(match[2]), Number(match[3]))) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected an ISO 8601 date-time with a zone, such as "2030-01-31T09:00:00Z" or "2030-01-31T10:00:00+01:00", got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
     }
     if (!Number.isFinite(ms) || ms < 0 || ms > MAX_RUN_AT) {
       ctx.addIssue({ code: "custom", message: "expected a valid date between 1970 and 9999" });
@@ -47,7 +62,7 @@ const enqueueOptionsSchema = z
     owner: tokenStringSchema.optional(),
     priority: prioritySchema.optional(),
     runAt: runAtSchema.optional(),
-    timeout: durationSchema.nullable().optional(),
+    timeout: timerDurationSchema.nullable().optional(),
     uniqueKey: tokenStringSchema.optional(),
   })
   .strict()
@@ -75,7 +90,6 @@ export function payloadToJson(payload: unknown, path = "payload"): string {
 
 /** Builds the row to store from a type's defaults and the caller's options. */
 export function buildInsert(definition: JobTypeDefinition, payloadJson: string, options: ParsedEnqueueOptions): JobInsert {
-  if (options.timeout === 0) throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "Invalid enqueue options: options.timeout: must be at least 1ms, or null for none");
   return {
     delayMs: options.delay ?? null,
     id: uuidv7(),

@@ -5,9 +5,8 @@ import type { JobInsert, JobListFilter, MigrationStatus } from "../backend/types
 import { DEFAULT_DATABASE, openBackend } from "../backends/open-backend.js";
 import { OffloadError, validationError, type ValidationIssue } from "../errors.js";
 import { resolveDefinition, validatePayload, type JobHandler, type JobTypeDefinition, type JobTypeOptions } from "../job/definition.js";
-import { parseDuration } from "../job/duration.js";
 import { JOB_STATES, type JobState } from "../job/states.js";
-import { nameSchema, parseInput, tokenStringSchema } from "../job/validate.js";
+import { durationSchema, MAX_TIMER_MS, nameSchema, parseInput, tokenStringSchema } from "../job/validate.js";
 import { toJobView, type EnqueuedJob, type JobView } from "../job/view.js";
 import { OffloadEventBus, type OffloadEventName, type OffloadEvents } from "../observability/events.js";
 import { createDefaultLogger, createSilentLogger, type Logger } from "../observability/logger.js";
@@ -68,6 +67,10 @@ const offloadOptionsSchema = z
 
 const idSchema = z.string().min(1).max(100);
 
+const stopOptionsSchema = z
+  .object({ grace: durationSchema.refine((ms) => ms <= MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS}ms (about 24.8 days)`).optional() })
+  .strict();
+
 /**
  * One Offload instance: job types, the client API and, after `start()`, a
  * worker. Create it with {@link createOffload}.
@@ -82,6 +85,8 @@ export class Offload {
   private worker: Worker | null = null;
   private closed = false;
   private migration: MigrationStatus | null = null;
+  private starting: Promise<void> | null = null;
+  private closing = false;
 
   constructor(options: OffloadOptions = {}) {
     const parsed = parseInput(offloadOptionsSchema, options, "Offload options", "options");
@@ -188,14 +193,21 @@ export class Offload {
     const payloadJson: string[] = [];
     for (let i = 0; i < payloads.length; i++) {
       const prefix = many ? `payloads[${i}]` : "payload";
-      const result = await validatePayload(definition.schema, payloads[i]);
+      // What is validated is what the worker will see: the payload after a trip through JSON. A Date
+      // becomes a string, a Map becomes {}, undefined in an array becomes null; a schema that cannot
+      // accept the stored form is refused now, not at the first attempt.
+      const json = payloadToJson(payloads[i], prefix);
+      const result = await validatePayload(definition.schema, JSON.parse(json));
       if ("issues" in result) {
-        for (const issue of result.issues) issues.push({ message: issue.message, path: prefix + issue.path.slice("payload".length) });
+        // Say so when only the JSON form is refused: "expected date, received string" alone would puzzle.
+        const lostInJson = !("issues" in (await validatePayload(definition.schema, payloads[i])));
+        const hint = lostInJson ? " (the payload is stored as JSON, and this value does not survive the trip)" : "";
+        for (const issue of result.issues) issues.push({ message: issue.message + hint, path: prefix + issue.path.slice("payload".length) });
         continue;
       }
       // The caller's payload is stored, not the validator's output: the handler's validation
       // at run time turns it into the output type, so transforms apply exactly once.
-      payloadJson.push(payloadToJson(payloads[i], prefix));
+      payloadJson.push(json);
     }
     if (issues.length > 0) throw validationError("OFFLOAD_ERR_INVALID_PAYLOAD", `payload of job type "${definition.name}"`, issues.slice(0, 20));
     return payloadJson.map((json) => buildInsert(definition, json, options));
@@ -286,11 +298,35 @@ export class Offload {
   /** Starts a worker in this process for the defined job types. */
   async start(options: WorkerOptions = {}): Promise<void> {
     const resolved = resolveWorkerOptions(options);
-    if (this.worker) throw new OffloadError("OFFLOAD_ERR_WORKER_STATE", "The worker is already started");
+    if (this.closing) throw new OffloadError("OFFLOAD_ERR_CLOSED", "This Offload instance has been closed");
+    if (this.worker || this.starting) throw new OffloadError("OFFLOAD_ERR_WORKER_STATE", "The worker is already started");
     if (this.types.size === 0) throw new OffloadError("OFFLOAD_ERR_WORKER_STATE", "No job types are defined: define them before start()");
-    const backend = await this.backend();
-    this.worker = new Worker(backend, this.types, this.events, this.logger, resolved);
-    this.worker.start();
+    if (resolved.concurrency instanceof Map) {
+      // A worker serving a queue none of its types use would claim jobs it has no handler for.
+      const served = new Set([...this.types.values()].map((t) => t.options.queue));
+      const stray = [...resolved.concurrency.keys()].filter((queue) => !served.has(queue));
+      if (stray.length > 0) {
+        throw validationError(
+          "OFFLOAD_ERR_INVALID_INPUT",
+          "worker options",
+          stray.map((queue) => ({
+            message: `no defined job type uses queue "${queue}" (queues of the defined types: ${[...served].sort().join(", ")})`,
+            path: `options.concurrency.${queue}`,
+          })),
+        );
+      }
+    }
+    // Set before the first await, so a second start() or a stop() that arrives meanwhile sees it.
+    this.starting = (async () => {
+      const backend = await this.backend();
+      this.worker = new Worker(backend, this.types, this.events, this.logger, resolved);
+      this.worker.start();
+    })();
+    try {
+      await this.starting;
+    } finally {
+      this.starting = null;
+    }
   }
 
   /**
@@ -299,16 +335,19 @@ export class Offload {
    * spending an attempt.
    */
   async stop(options: { grace?: number | string } = {}): Promise<void> {
-    const grace = parseDuration(options.grace ?? 30_000);
-    if ("error" in grace) throw validationError("OFFLOAD_ERR_INVALID_INPUT", "stop options", [{ message: grace.error, path: "options.grace" }]);
+    const { grace } = parseInput(stopOptionsSchema, options === undefined ? {} : options, "stop options", "options");
+    // A start() still opening the database finishes first, so its worker is the one stopped.
+    await this.starting?.catch(() => undefined);
     const worker = this.worker;
     if (!worker) return;
-    await worker.stop(grace.ms);
-    this.worker = null;
+    await worker.stop(grace ?? 30_000);
+    if (this.worker === worker) this.worker = null;
   }
 
   /** Stops the worker (with `grace`) and closes the database. */
   async close(options: { grace?: number | string } = {}): Promise<void> {
+    parseInput(stopOptionsSchema, options === undefined ? {} : options, "close options", "options");
+    this.closing = true;
     await this.stop(options);
     if (this.closed) return;
     this.closed = true;

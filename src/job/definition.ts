@@ -4,7 +4,7 @@ import { validationError, type ValidationIssue } from "../errors.js";
 import { backoffPolicySchema, resolveBackoff, DEFAULT_BACKOFF, type Backoff, type ResolvedBackoff } from "./backoff.js";
 import type { Duration } from "./duration.js";
 import type { ProgressUpdate } from "./progress.js";
-import { attemptsSchema, durationSchema, nameSchema, parseInput, prioritySchema } from "./validate.js";
+import { attemptsSchema, nameSchema, parseInput, prioritySchema, timerDurationSchema } from "./validate.js";
 
 /** Options of a job type, given to `offload.define`. */
 export interface JobTypeOptions<S extends StandardSchemaV1 = StandardSchemaV1> {
@@ -71,7 +71,7 @@ const definitionOptionsSchema = z
     priority: prioritySchema.optional(),
     queue: nameSchema.optional(),
     schema: z.custom<StandardSchemaV1>(isStandardSchema, "expected a Standard Schema validator (zod, valibot, arktype, ...)"),
-    timeout: durationSchema.optional(),
+    timeout: timerDurationSchema.optional(),
   })
   .strict();
 

@@ -19,6 +19,14 @@ export const durationSchema = z.union([z.number(), z.string()]).transform((value
   return parsed.ms;
 });
 
+/** Node.js runs a timer longer than this after 1 ms instead, so durations that become timers stop here (about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A {@link Duration} that becomes a timer: 1 ms to {@link MAX_TIMER_MS}. */
+export const timerDurationSchema = durationSchema.refine((ms) => ms >= 1 && ms <= MAX_TIMER_MS, {
+  message: `must be from 1ms to ${MAX_TIMER_MS}ms (about 24.8 days, the longest timer Node.js runs)`,
+});
+
 /** Priority: an integer from -1,000,000 to 1,000,000; higher runs first. */
 export const prioritySchema = z.number().int().min(-1_000_000).max(1_000_000);
 

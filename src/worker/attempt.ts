@@ -146,10 +146,15 @@ export class Attempt {
       return;
     }
     if (returned !== null && typeof returned === "object" && typeof (returned as PromiseLike<unknown>).then === "function") {
-      (returned as PromiseLike<unknown>).then(
-        (value) => this.onHandlerValue(value),
-        (error: unknown) => this.onHandlerError(error),
-      );
+      try {
+        (returned as PromiseLike<unknown>).then(
+          (value) => this.onHandlerValue(value),
+          (error: unknown) => this.onHandlerError(error),
+        );
+      } catch (error) {
+        // A thenable whose then() throws: as if the handler had thrown.
+        this.onHandlerError(error);
+      }
     } else {
       this.onHandlerValue(returned);
     }
@@ -157,12 +162,19 @@ export class Attempt {
 
   private onHandlerValue(value: unknown): void {
     if (!this.outcomeKnown) {
-      let resultJson: string;
+      let resultJson: string | undefined;
+      let problem: string | null = null;
       try {
         resultJson = JSON.stringify(value ?? null);
-        this.settle({ id: this.id, leaseToken: this.leaseToken, outcome: "completed", resultJson });
+        // A function, a symbol, or a toJSON() returning undefined serialises to nothing at all.
+        if (resultJson === undefined) problem = `it serialises to nothing (a ${typeof value}, or a toJSON() returning undefined)`;
       } catch (error) {
-        const reason = new Error(`The handler's result is not JSON-serialisable: ${(error as Error).message}`);
+        problem = (error as Error).message;
+      }
+      if (resultJson !== undefined && problem === null) {
+        this.settle({ id: this.id, leaseToken: this.leaseToken, outcome: "completed", resultJson });
+      } else {
+        const reason = new Error(`The handler's result is not JSON-serialisable: ${problem}`);
         this.settle(this.failure(toJobError(reason, this.claimed.job.attempt, Date.now(), "invalid_result"), true));
       }
     }

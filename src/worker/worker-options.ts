@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PruneAges } from "../backend/types.js";
-import { durationSchema, nameSchema, parseInput } from "../job/validate.js";
+import { durationSchema, nameSchema, parseInput, timerDurationSchema } from "../job/validate.js";
 
 /** Options of `offload.start()`. Durations accept milliseconds or strings such as `"3s"`. */
 export interface WorkerOptions {
@@ -10,7 +10,7 @@ export interface WorkerOptions {
    * types. Default 10 per queue.
    */
   concurrency?: number | Record<string, number>;
-  /** How often leases are renewed, one write per worker for all its jobs. Default `"3s"`. */
+  /** How often leases are renewed, one write per worker for all its jobs. Default `"3s"`, or a third of a shorter `leaseDuration`. */
   heartbeatInterval?: number | string;
   /** How long a claim holds a job without a heartbeat. Default `"10s"`. */
   leaseDuration?: number | string;
@@ -36,25 +36,26 @@ export interface ResolvedWorkerOptions {
 }
 
 const slots = z.number().int().min(1).max(10_000);
-const positiveDuration = durationSchema.refine((ms) => ms >= 1, "must be at least 1ms");
 
 const workerOptionsSchema = z
   .object({
-    concurrency: z.union([slots, z.record(nameSchema, slots)]).optional(),
-    heartbeatInterval: positiveDuration.optional(),
-    leaseDuration: positiveDuration.optional(),
-    pollInterval: positiveDuration.optional(),
-    progressInterval: durationSchema.optional(),
+    concurrency: z
+      .union([slots, z.record(nameSchema, slots).refine((queues) => Object.keys(queues).length > 0, "name at least one queue")])
+      .optional(),
+    heartbeatInterval: timerDurationSchema.optional(),
+    leaseDuration: timerDurationSchema.optional(),
+    pollInterval: timerDurationSchema.optional(),
+    progressInterval: timerDurationSchema.optional(),
     prune: z
       .object({
         cancelled: durationSchema.optional(),
         completed: durationSchema.optional(),
         failed: durationSchema.optional(),
-        interval: positiveDuration.optional(),
+        interval: timerDurationSchema.optional(),
       })
       .strict()
       .optional(),
-    sweepInterval: positiveDuration.optional(),
+    sweepInterval: timerDurationSchema.optional(),
   })
   .strict()
   .refine((o) => o.heartbeatInterval === undefined || o.heartbeatInterval < (o.leaseDuration ?? 10_000), {
@@ -62,11 +63,15 @@ const workerOptionsSchema = z
     path: ["heartbeatInterval"],
   });
 
+/** Three heartbeats per lease: one lost or late write does not cost the lease. */
+const HEARTBEATS_PER_LEASE = 3;
+
 export function resolveWorkerOptions(options: unknown): ResolvedWorkerOptions {
   const o = parseInput(workerOptionsSchema, options ?? {}, "worker options", "options");
   return {
     concurrency: o.concurrency === undefined ? 10 : typeof o.concurrency === "number" ? o.concurrency : new Map(Object.entries(o.concurrency)),
-    heartbeatIntervalMs: o.heartbeatInterval ?? 3_000,
+    // The default heartbeat (3 s) shrinks with a short lease, so every lease sees several heartbeats.
+    heartbeatIntervalMs: o.heartbeatInterval ?? Math.max(1, Math.min(3_000, Math.floor((o.leaseDuration ?? 10_000) / HEARTBEATS_PER_LEASE))),
     leaseMs: o.leaseDuration ?? 10_000,
     pollIntervalMs: o.pollInterval ?? 1_000,
     progressIntervalMs: o.progressInterval ?? 100,

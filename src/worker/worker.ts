@@ -6,6 +6,7 @@ import type { JobTypeDefinition } from "../job/definition.js";
 import { toJobErrorView } from "../job/view.js";
 import type { Logger } from "../observability/logger.js";
 import type { OffloadEventBus } from "../observability/events.js";
+import { OffloadError } from "../errors.js";
 import { Maintenance } from "../maintenance/maintenance.js";
 import { Attempt, type AttemptHooks } from "./attempt.js";
 import type { ResolvedWorkerOptions } from "./worker-options.js";
@@ -61,6 +62,8 @@ export class Worker {
   private readonly unsubscribe: () => void;
   private readonly maintenance: Maintenance;
   private stopping: Promise<void> | null = null;
+  /** While stopping: when to stop retrying outcome writes that keep failing. */
+  private giveUpWritingAt = Infinity;
 
   constructor(
     private readonly backend: Backend,
@@ -147,11 +150,10 @@ export class Worker {
         // Outcomes waiting to be written ride on the claim: one transaction per cycle instead of two.
         const acks = this.ackFlush ? [] : this.pendingAcks.splice(0, 1_000);
         const claim = { leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id };
+        let ackResults: JobAckResult[] = [];
         try {
           if (acks.length > 0) {
-            const result = await this.backend.jobAckAndClaim({ acks: acks.map((p) => p.ack), claim });
-            claimed = result.claimed;
-            for (let i = 0; i < acks.length; i++) this.afterAck(acks[i]!, result.acks[i]!);
+            ({ acks: ackResults, claimed } = await this.backend.jobAckAndClaim({ acks: acks.map((p) => p.ack), claim }));
           } else {
             claimed = await this.backend.jobClaim(claim);
           }
@@ -166,7 +168,9 @@ export class Worker {
           await this.sleep(errorBackoff);
           continue;
         }
-        for (const job of claimed) this.runAttempt(job);
+        // Committed: from here on nothing may be mistaken for a failed write.
+        for (let i = 0; i < acks.length; i++) this.afterAckSafely(acks[i]!, ackResults[i]!);
+        for (const job of claimed) this.runAttemptSafely(job);
       }
       if (this.pendingAcks.length > 0) this.scheduleAckFlush(true);
       const filled = claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0);
@@ -194,6 +198,9 @@ export class Worker {
 
   private runAttempt(claimed: ClaimedJob): void {
     const { job } = claimed;
+    // This worker may claim a job again whose earlier attempt it still tracks (the lease was lost and
+    // the job rescued before a heartbeat told it): that attempt is over, and must not shadow this one.
+    this.active.get(job.id)?.abort("lease_lost", "The job was claimed again after this attempt's lease was lost");
     const slot = this.slots.get(job.queue);
     if (slot) slot.used++;
     const attempt = new Attempt(claimed, this.types.get(job.type), this.hooks, this.options.leaseMs);
@@ -212,10 +219,32 @@ export class Worker {
       this.pendingAcks.push({ ack, attempt });
       this.scheduleAckFlush();
     } else {
-      this.active.delete(attempt.id);
+      this.forget(attempt);
       this.logger.warn({ attempt: attempt.job.attempt, jobId: attempt.id }, "lease lost; the attempt was abandoned without writing its outcome");
     }
     this.checkCountWaiters();
+  }
+
+  /** Stops tracking `attempt`, unless a newer attempt of the same job has taken its place. */
+  private forget(attempt: Attempt): void {
+    if (this.active.get(attempt.id) === attempt) this.active.delete(attempt.id);
+  }
+
+  /** `runAttempt`, where a bug can cost one job (rescued when its lease expires) but never the claim loop. */
+  private runAttemptSafely(claimed: ClaimedJob): void {
+    try {
+      this.runAttempt(claimed);
+    } catch (error) {
+      this.logger.error({ err: error, jobId: claimed.id }, "could not start the attempt; the job will be rescued when its lease expires");
+    }
+  }
+
+  private afterAckSafely(pending: PendingAck, result: JobAckResult): void {
+    try {
+      this.afterAck(pending, result);
+    } catch (error) {
+      this.logger.error({ err: error, jobId: pending.attempt.id }, "failed to report a written outcome");
+    }
   }
 
   /** The slot is held until the handler itself returns, even when the outcome was settled by an abort first. */
@@ -298,19 +327,26 @@ export class Worker {
       try {
         results = await this.backend.jobAckMany({ acks: batch.map((p) => p.ack) });
       } catch (error) {
+        if ((error instanceof OffloadError && error.code === "OFFLOAD_ERR_CLOSED") || Date.now() >= this.giveUpWritingAt) {
+          // Stopping, and the database stays out of reach: these jobs' leases run out and the
+          // sweeper of any worker puts them back in their queue (at-least-once, nothing lost).
+          for (const pending of batch) this.forget(pending.attempt);
+          this.logger.error({ err: error, jobIds: batch.map((p) => p.attempt.id) }, "giving up writing job outcomes; the jobs will be rescued when their leases expire");
+          continue;
+        }
         this.pendingAcks.unshift(...batch);
         errorBackoff = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorBackoff * 2));
         this.logger.warn({ err: error, jobs: batch.length, retryInMs: errorBackoff }, "writing job outcomes failed; retrying");
         await new Promise((resolve) => setTimeout(resolve, errorBackoff));
         continue;
       }
-      for (let i = 0; i < batch.length; i++) this.afterAck(batch[i]!, results[i]!);
+      for (let i = 0; i < batch.length; i++) this.afterAckSafely(batch[i]!, results[i]!);
     }
   }
 
   private afterAck(pending: PendingAck, result: JobAckResult): void {
     const { ack, attempt } = pending;
-    this.active.delete(attempt.id);
+    this.forget(attempt);
     const { job } = attempt;
     const base = { attempt: job.attempt, id: job.id, queue: job.queue, type: job.type };
     if (!result.applied) {
@@ -391,6 +427,8 @@ export class Worker {
     await this.waitFor(() => this.outcomesPending === 0, graceMs);
     // Aborting settles every outcome at once (released), whatever the handlers do.
     for (const attempt of this.active.values()) attempt.abort("shutdown", "The worker is shutting down");
+    // Outcomes that cannot be written within a lease are left to the sweeper rather than holding stop() forever.
+    this.giveUpWritingAt = Date.now() + this.options.leaseMs;
     while (this.ackFlush || this.ackFlushScheduled || this.pendingAcks.length > 0) {
       if (this.ackFlush) await this.ackFlush;
       else {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import type { Backend } from "../../src/backend/backend.js";
 import { SqliteBackend } from "../../src/backends/sqlite/sqlite-backend.js";
@@ -62,6 +63,26 @@ describe("sqlite locking", () => {
     } finally {
       other.close();
       await backend.close();
+      temp.cleanup();
+    }
+  });
+});
+
+describe("sqlite open", () => {
+  it("closes the file again when it is not a database, so retries leak no handle", async () => {
+    const temp = tempSqlite("offload-junk");
+    try {
+      writeFileSync(temp.file, "this is not a database, just text long enough to have a header page".repeat(100));
+      for (let i = 0; i < 3; i++) assert.throws(() => new SqliteBackend({ filename: temp.file }), /not a database/);
+      const open = readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === temp.file;
+        } catch {
+          return false; // closed between the listing and the look
+        }
+      });
+      assert.deepEqual(open, []);
+    } finally {
       temp.cleanup();
     }
   });

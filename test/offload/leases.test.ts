@@ -189,6 +189,7 @@ describe("the sweeper", () => {
     const events = recordEvents(offload);
     const { id } = await offload.enqueue("task", { n: 1 });
     // This worker does not serve "orphans": it only sweeps, so every state the sweeper leaves is visible.
+    offload.define("idle", { queue: "elsewhere", schema }, async () => null); // a worker serves only queues its types use
     await offload.start({ concurrency: { elsewhere: 1 }, sweepInterval: "50ms" });
     for (let attempt = 1; attempt <= 3; attempt++) {
       // A worker claims the job and crashes: its lease is never renewed.
@@ -216,6 +217,7 @@ describe("the sweeper", () => {
     await backend.jobClaim({ leaseMs: 1, queues: [{ limit: 1, queue: "orphans" }], workerId: "crashing-worker" });
     assert.equal((await offload.cancel(id)).cancelRequested, true);
     const cancelled = nextEvent(offload, "job:cancelled", (e) => e.id === id);
+    offload.define("idle", { queue: "elsewhere", schema }, async () => null); // a worker serves only queues its types use
     await offload.start({ concurrency: { elsewhere: 1 }, sweepInterval: "50ms" });
     assert.equal((await cancelled).attempt, 1);
     assert.equal((await offload.getJob(id))!.status, "cancelled");
@@ -228,6 +230,7 @@ describe("the sweeper", () => {
     const { id } = await offload.enqueue("task", { n: 1 });
     await backend.jobClaim({ leaseMs: 60_000, queues: [{ limit: 1, queue: "orphans" }], workerId: "live-worker" });
     const sweeps = spyOn(backend, "jobRescueExpired");
+    offload.define("idle", { queue: "elsewhere", schema }, async () => null); // a worker serves only queues its types use
     await offload.start({ concurrency: { elsewhere: 1 }, sweepInterval: "20ms" });
     await waitFor(() => sweeps.calls.length >= 3, { message: "three sweeps" });
     assert.ok(sweeps.calls.every((c) => c.result.requeued.length + c.result.failed.length + c.result.cancelled.length === 0));

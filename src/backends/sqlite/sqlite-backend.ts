@@ -101,6 +101,12 @@ function toRecord(row: Row, now?: number): JobRecord {
   };
 }
 
+/**
+ * How far created_at may run behind seq: a job's time is read before its
+ * transaction waits for the writer lock (up to the busy timeout).
+ */
+const CREATED_AT_SKEW_MS = 60_000;
+
 /** The columns a claim returns (statements.ts, CLAIMED_COLUMNS). */
 type ClaimedRow = Pick<
   Row,
@@ -161,9 +167,15 @@ export class SqliteBackend implements Backend {
   constructor(options: SqliteBackendOptions) {
     if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true });
     this.db = new Database(options.filename);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
-    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
+    try {
+      this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+    } catch (error) {
+      // Not a database, or locked for good: close the handle rather than leak one per retry.
+      this.db.close();
+      throw error;
+    }
     this.notifier = new SqliteNotifier(this.db, options.notifyPollMs ?? 50);
     this.stmt = {} as typeof this.stmt;
     this.txBegin = this.db.prepare("BEGIN IMMEDIATE");
@@ -532,10 +544,34 @@ export class SqliteBackend implements Backend {
       for (const status of ["completed", "failed", "cancelled"] as const) {
         if (deleted >= params.limit) break;
         const before = now - params.ages[status];
-        deleted += this.stmt.prune.run({ before, limit: params.limit - deleted, status }).changes;
+        const boundary = this.firstSeqCreatedSince(before + CREATED_AT_SKEW_MS);
+        deleted += this.stmt.prune.run({ before, boundary, limit: params.limit - deleted, status }).changes;
       }
       return deleted;
     });
+  }
+
+  /**
+   * The first seq of a job created at or after `time` (one past the last seq
+   * when there is none). A job finished before `time` was created before it,
+   * so it lies below this boundary: the pruner walks only that part of the
+   * table instead of every completed row (completed jobs have no index of
+   * their own). seq follows created_at because inserts are serialised by the
+   * writer lock; a binary search over the rowid costs some 20 index probes.
+   */
+  private firstSeqCreatedSince(time: number): number {
+    const bounds = this.stmt.seqBounds.get() as { hi: number | null; lo: number | null };
+    if (bounds.lo === null || bounds.hi === null) return 0;
+    let lo = bounds.lo;
+    let hi = bounds.hi + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const row = this.stmt.firstAtOrAfter.get(mid) as { created_at: number; seq: number } | undefined;
+      if (!row) hi = mid;
+      else if (row.created_at < time) lo = row.seq + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   async queueCounts(params: { now?: number } = {}): Promise<QueueCounts[]> {

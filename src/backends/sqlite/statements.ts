@@ -178,10 +178,22 @@ export const SQL = {
     WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = 'running' AND lease_expires_at < @now LIMIT @limit)
     RETURNING *`,
 
-  /** Delete up to @limit jobs of @status finished before @before. Walks offload_jobs_finished oldest first. */
+  /**
+   * Delete up to @limit jobs of @status finished before @before, oldest first,
+   * among seq < @boundary (the first job created after @before: see
+   * firstSeqCreatedSince). Failed and cancelled walk offload_jobs_failed;
+   * completed walk the rowid, bounded.
+   */
   prune: `
     DELETE FROM offload_jobs
-    WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = @status AND finished_at < @before ORDER BY seq LIMIT @limit)`,
+    WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = @status AND finished_at < @before AND seq < @boundary
+                  ORDER BY seq LIMIT @limit)`,
+
+  /** Result: lowest and highest seq. */
+  seqBounds: `SELECT min(seq) AS lo, max(seq) AS hi FROM offload_jobs`,
+
+  /** Params: seq. Result: the first row at or after it (rowid search). */
+  firstAtOrAfter: `SELECT seq, created_at FROM offload_jobs WHERE seq >= ? ORDER BY seq LIMIT 1`,
 
   /** Counts by queue and state. */
   queueCounts: `SELECT queue, status, count(*) AS n FROM offload_jobs GROUP BY queue, status`,
