@@ -26,7 +26,7 @@ import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
 import { JOB_STATES, type JobState } from "../../job/states.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { SqliteNotifier } from "./sqlite-notifier.js";
-import { SQL } from "./statements.js";
+import { MIGRATION_SQL, SQL } from "./statements.js";
 
 /** Options of the SQLite engine, also settable as URL parameters (`sqlite:./x.db?synchronous=full`). */
 export interface SqliteBackendOptions {
@@ -215,11 +215,10 @@ export class SqliteBackend implements Backend {
 
   async migrate(): Promise<MigrationStatus> {
     const applied = this.write(() => {
-      this.db.exec(`CREATE TABLE IF NOT EXISTS offload_migrations (
-        version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-      const rows = this.db.prepare("SELECT version, checksum FROM offload_migrations").all() as AppliedMigration[];
+      this.db.exec(MIGRATION_SQL.createTable);
+      const rows = this.db.prepare(MIGRATION_SQL.applied).all() as AppliedMigration[];
       const pending = planMigrations(SQLITE_MIGRATIONS, rows);
-      const record = this.db.prepare("INSERT INTO offload_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)");
+      const record = this.db.prepare(MIGRATION_SQL.record);
       for (const migration of pending) {
         this.db.exec(migration.sql);
         record.run(migration.version, migration.name, migrationChecksum(migration), Date.now());
@@ -227,7 +226,7 @@ export class SqliteBackend implements Backend {
       return pending.map((m) => m.version);
     });
     this.prepare();
-    const version = (this.db.prepare("SELECT max(version) AS v FROM offload_migrations").get() as { v: number }).v;
+    const version = (this.db.prepare(MIGRATION_SQL.version).get() as { v: number }).v;
     return { applied, version };
   }
 
@@ -587,7 +586,7 @@ export class SqliteBackend implements Backend {
       entry.counts[row.status] += row.n;
     }
     // Due scheduled jobs count as queued, as in every other view.
-    const due = this.db.prepare("SELECT queue, count(*) AS n FROM offload_jobs WHERE status = 'scheduled' AND run_at <= ? GROUP BY queue").all(now) as {
+    const due = this.stmt.dueCounts.all(now) as {
       n: number;
       queue: string;
     }[];

@@ -18,6 +18,19 @@ const LEASE_CLEARED = "worker_id = NULL, lease_token = NULL, lease_expires_at = 
 /** Appends the JSON error `?` to the `errors` array and makes it the job's `error`. */
 const RECORD_ERROR = "error = json(@error), errors = json_insert(errors, '$[#]', json(@error))";
 
+/** The migration ledger: run before the job table exists, so prepared apart from SQL. */
+export const MIGRATION_SQL = {
+  /** Run first, inside the migration transaction (BEGIN IMMEDIATE: the lock that serialises migrating processes). */
+  createTable: `CREATE TABLE IF NOT EXISTS offload_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
+  /** Result: every applied version with its checksum. */
+  applied: `SELECT version, checksum FROM offload_migrations`,
+  /** Params: version, name, checksum, applied_at. */
+  record: `INSERT INTO offload_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)`,
+  /** Result: the schema version. */
+  version: `SELECT max(version) AS v FROM offload_migrations`,
+} as const;
+
 export const SQL = {
   /**
    * Insert one job. Params: the JobInsert columns plus @status, @now.
@@ -194,6 +207,9 @@ export const SQL = {
 
   /** Params: seq. Result: the first row at or after it (rowid search). */
   firstAtOrAfter: `SELECT seq, created_at FROM offload_jobs WHERE seq >= ? ORDER BY seq LIMIT 1`,
+
+  /** Params: now. Result: due scheduled jobs by queue (they count as queued). */
+  dueCounts: `SELECT queue, count(*) AS n FROM offload_jobs WHERE status = 'scheduled' AND run_at <= ? GROUP BY queue`,
 
   /** Counts by queue and state. */
   queueCounts: `SELECT queue, status, count(*) AS n FROM offload_jobs GROUP BY queue, status`,
