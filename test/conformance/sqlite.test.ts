@@ -6,20 +6,9 @@ import type { Backend } from "../../src/backend/backend.js";
 import { SqliteBackend } from "../../src/backends/sqlite/sqlite-backend.js";
 import { OffloadError } from "../../src/errors.js";
 import { tempSqlite } from "../helpers.js";
-import { defineBackendConformance, newJob, type BackendFactory } from "./backend-conformance.js";
+import { defineBackendConformance, newJob } from "./backend-conformance.js";
+import { sqliteFactory } from "./sqlite-factory.js";
 
-/** A fresh engine on its own temp file; cleanup closes it and removes the directory. */
-export const sqliteFactory: BackendFactory = async () => {
-  const temp = tempSqlite("offload-conformance");
-  const backend = new SqliteBackend({ filename: temp.file });
-  return {
-    backend,
-    cleanup: async () => {
-      await backend.close();
-      temp.cleanup();
-    },
-  };
-};
 
 function recordMigration(backend: Backend, version: number, checksum: string): void {
   (backend as SqliteBackend).db
