@@ -6,9 +6,9 @@ import type { JobTypeDefinition } from "../job/definition.js";
 import { toJobErrorView } from "../job/view.js";
 import type { Logger } from "../observability/logger.js";
 import type { OffloadEventBus } from "../observability/events.js";
-import { OffloadError } from "../errors.js";
 import { Maintenance } from "../maintenance/maintenance.js";
 import { Attempt, type AttemptHooks } from "./attempt.js";
+import { OutcomeWriter, type PendingOutcome } from "./outcome-writer.js";
 import type { ResolvedWorkerOptions } from "./worker-options.js";
 
 interface Slot {
@@ -16,12 +16,7 @@ interface Slot {
   used: number;
 }
 
-interface PendingAck {
-  ack: JobAck;
-  attempt: Attempt;
-}
-
-/** Longest pause between retries of a failed database call. */
+/** Longest pause between retries of a failed claim. */
 const MAX_ERROR_BACKOFF_MS = 5_000;
 
 /**
@@ -56,14 +51,10 @@ export class Worker {
   private progressTimer: NodeJS.Timeout | null = null;
   /** One wake-up timer per due time (epoch ms) this process knows of. */
   private readonly dueTimers = new Map<number, NodeJS.Timeout>();
-  private pendingAcks: PendingAck[] = [];
-  private ackFlush: Promise<void> | null = null;
-  private ackFlushScheduled = false;
+  private readonly outcomes: OutcomeWriter;
   private readonly unsubscribe: () => void;
   private readonly maintenance: Maintenance;
   private stopping: Promise<void> | null = null;
-  /** While stopping: when to stop retrying outcome writes that keep failing. */
-  private giveUpWritingAt = Infinity;
 
   constructor(
     private readonly backend: Backend,
@@ -81,6 +72,11 @@ export class Worker {
       if (queue === null || this.slots.has(queue)) this.signal();
     });
     this.maintenance = new Maintenance(backend, events, logger, options);
+    this.outcomes = new OutcomeWriter(backend, logger, {
+      claimLoopWillTake: () => this.wakeScheduled && this.state === "running",
+      onAbandoned: ({ attempt }) => this.forget(attempt),
+      onWritten: (pending, result) => this.afterAck(pending, result),
+    });
   }
 
   /** Queues this worker serves, with their slots. */
@@ -148,7 +144,7 @@ export class Worker {
       if (wanted.length > 0) {
         this.wakePending = false;
         // Outcomes waiting to be written ride on the claim: one transaction per cycle instead of two.
-        const acks = this.ackFlush ? [] : this.pendingAcks.splice(0, 1_000);
+        const acks = this.outcomes.take();
         const claim = { leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id };
         let ackResults: JobAckResult[] = [];
         try {
@@ -159,20 +155,17 @@ export class Worker {
           }
           errorBackoff = 0;
         } catch (error) {
-          if (acks.length > 0) {
-            this.pendingAcks.unshift(...acks);
-            this.scheduleAckFlush(true);
-          }
+          if (acks.length > 0) this.outcomes.putBack(acks);
           errorBackoff = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorBackoff * 2));
           this.logger.warn({ err: error, retryInMs: errorBackoff }, "claim failed; retrying");
           await this.sleep(errorBackoff);
           continue;
         }
         // Committed: from here on nothing may be mistaken for a failed write.
-        for (let i = 0; i < acks.length; i++) this.afterAckSafely(acks[i]!, ackResults[i]!);
+        this.outcomes.written(acks, ackResults);
         for (const job of claimed) this.runAttemptSafely(job);
       }
-      if (this.pendingAcks.length > 0) this.scheduleAckFlush(true);
+      this.outcomes.flushSoon(true);
       const filled = claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0);
       if (!filled && this.state === "running") await this.sleep(this.options.pollIntervalMs);
     }
@@ -216,8 +209,7 @@ export class Worker {
   private onOutcome(attempt: Attempt, ack: JobAck | null): void {
     this.outcomesPending--;
     if (ack) {
-      this.pendingAcks.push({ ack, attempt });
-      this.scheduleAckFlush();
+      this.outcomes.add({ ack, attempt });
     } else {
       this.forget(attempt);
       this.logger.warn({ attempt: attempt.job.attempt, jobId: attempt.id }, "lease lost; the attempt was abandoned without writing its outcome");
@@ -236,14 +228,6 @@ export class Worker {
       this.runAttempt(claimed);
     } catch (error) {
       this.logger.error({ err: error, jobId: claimed.id }, "could not start the attempt; the job will be rescued when its lease expires");
-    }
-  }
-
-  private afterAckSafely(pending: PendingAck, result: JobAckResult): void {
-    try {
-      this.afterAck(pending, result);
-    } catch (error) {
-      this.logger.error({ err: error, jobId: pending.attempt.id }, "failed to report a written outcome");
     }
   }
 
@@ -300,51 +284,7 @@ export class Worker {
     }
   }
 
-  /**
-   * Writes pending outcomes soon. setImmediate gathers every attempt that
-   * finished in this turn of the event loop into one transaction. Unless
-   * `force`d, it leaves them to the claim loop when that is about to wake
-   * (a slot came free), which writes them with its claim.
-   */
-  private scheduleAckFlush(force = false): void {
-    if (this.ackFlushScheduled || this.ackFlush) return;
-    this.ackFlushScheduled = true;
-    setImmediate(() => {
-      this.ackFlushScheduled = false;
-      if (!force && this.wakeScheduled && this.state === "running") return;
-      this.ackFlush = this.flushAcks().finally(() => {
-        this.ackFlush = null;
-        if (this.pendingAcks.length > 0) this.scheduleAckFlush(true);
-      });
-    });
-  }
-
-  private async flushAcks(): Promise<void> {
-    let errorBackoff = 0;
-    while (this.pendingAcks.length > 0) {
-      const batch = this.pendingAcks.splice(0, 1_000);
-      let results: JobAckResult[];
-      try {
-        results = await this.backend.jobAckMany({ acks: batch.map((p) => p.ack) });
-      } catch (error) {
-        if ((error instanceof OffloadError && error.code === "OFFLOAD_ERR_CLOSED") || Date.now() >= this.giveUpWritingAt) {
-          // Stopping, and the database stays out of reach: these jobs' leases run out and the
-          // sweeper of any worker puts them back in their queue (at-least-once, nothing lost).
-          for (const pending of batch) this.forget(pending.attempt);
-          this.logger.error({ err: error, jobIds: batch.map((p) => p.attempt.id) }, "giving up writing job outcomes; the jobs will be rescued when their leases expire");
-          continue;
-        }
-        this.pendingAcks.unshift(...batch);
-        errorBackoff = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorBackoff * 2));
-        this.logger.warn({ err: error, jobs: batch.length, retryInMs: errorBackoff }, "writing job outcomes failed; retrying");
-        await new Promise((resolve) => setTimeout(resolve, errorBackoff));
-        continue;
-      }
-      for (let i = 0; i < batch.length; i++) this.afterAckSafely(batch[i]!, results[i]!);
-    }
-  }
-
-  private afterAck(pending: PendingAck, result: JobAckResult): void {
+  private afterAck(pending: PendingOutcome, result: JobAckResult): void {
     const { ack, attempt } = pending;
     this.forget(attempt);
     const { job } = attempt;
@@ -428,14 +368,7 @@ export class Worker {
     // Aborting settles every outcome at once (released), whatever the handlers do.
     for (const attempt of this.active.values()) attempt.abort("shutdown", "The worker is shutting down");
     // Outcomes that cannot be written within a lease are left to the sweeper rather than holding stop() forever.
-    this.giveUpWritingAt = Date.now() + this.options.leaseMs;
-    while (this.ackFlush || this.ackFlushScheduled || this.pendingAcks.length > 0) {
-      if (this.ackFlush) await this.ackFlush;
-      else {
-        this.scheduleAckFlush(true);
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
+    await this.outcomes.drain(this.options.leaseMs);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.progressTimer) clearTimeout(this.progressTimer);
     for (const timer of this.dueTimers.values()) clearTimeout(timer);
