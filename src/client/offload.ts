@@ -95,7 +95,10 @@ export class Offload {
     this.events = new OffloadEventBus((event, error) => this.logger.error({ err: error, event }, "event listener threw"));
   }
 
-  /** Opens the database and applies migrations, once; every other method calls it. */
+  /**
+   * Opens the database and applies migrations, once; every other method calls it.
+   * @internal The storage engine itself, for Offload's own tests and tools; not a stable API.
+   */
   async backend(): Promise<Backend> {
     if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "This Offload instance has been closed");
     this.backendPromise ??= (async () => {
