@@ -68,7 +68,11 @@ export interface Backend {
 
   jobGet(params: { id: string; now?: number }): Promise<JobRecord | null>;
 
-  /** Extends the leases a worker holds, in one write, and reports lost leases and cancel requests. */
+  /**
+   * Extends the leases a worker holds, in one write, and reports lost leases
+   * and cancel requests. The lease tokens alone fence the write; `workerId`
+   * is for engines that record who renewed.
+   */
   jobHeartbeatMany(params: { leaseMs: number; leases: readonly Lease[]; now?: number; workerId: string }): Promise<JobHeartbeatResult[]>;
 
   /**

@@ -161,18 +161,23 @@ export class Offload {
 
   /** Enqueues a job of a type named at run time (the HTTP API and CLI use this). */
   async enqueue(type: string, payload: unknown, options?: EnqueueOptions): Promise<EnqueuedJob> {
-    const [job] = await this.enqueueMany(type, [payload], options, false);
+    const [job] = await this.store(type, [payload], options, "payload");
     return job!;
   }
 
   /** Enqueues many jobs of one type in one transaction; nothing is stored unless every payload is valid. */
-  async enqueueMany(type: string, payloads: readonly unknown[], options?: EnqueueOptions, many = true): Promise<EnqueuedJob[]> {
+  enqueueMany(type: string, payloads: readonly unknown[], options?: EnqueueOptions): Promise<EnqueuedJob[]> {
+    return this.store(type, payloads, options, "payloads");
+  }
+
+  /** Validates and stores; `path` names the payloads in errors (`payload.x` or `payloads[2].x`). */
+  private async store(type: string, payloads: readonly unknown[], options: EnqueueOptions | undefined, path: "payload" | "payloads"): Promise<EnqueuedJob[]> {
     const definition = this.definition(type);
     const parsed = parseEnqueueOptions(options);
     if (!Array.isArray(payloads)) {
       throw validationError("OFFLOAD_ERR_INVALID_INPUT", "enqueueMany arguments", [{ message: "expected an array of payloads", path: "payloads" }]);
     }
-    const inserts = await this.buildInserts(definition, payloads, parsed, many);
+    const inserts = await this.buildInserts(definition, payloads, parsed, path);
     if (inserts.length === 0) return [];
     const backend = await this.backend();
     const results = await backend.jobInsertMany({ jobs: inserts });
@@ -191,11 +196,11 @@ export class Offload {
     return views;
   }
 
-  private async buildInserts(definition: JobTypeDefinition, payloads: readonly unknown[], options: ParsedEnqueueOptions, many: boolean): Promise<JobInsert[]> {
+  private async buildInserts(definition: JobTypeDefinition, payloads: readonly unknown[], options: ParsedEnqueueOptions, path: "payload" | "payloads"): Promise<JobInsert[]> {
     const issues: ValidationIssue[] = [];
     const payloadJson: string[] = [];
     for (let i = 0; i < payloads.length; i++) {
-      const prefix = many ? `payloads[${i}]` : "payload";
+      const prefix = path === "payloads" ? `payloads[${i}]` : "payload";
       // What is validated is what the worker will see: the payload after a trip through JSON. A Date
       // becomes a string, a Map becomes {}, undefined in an array becomes null; a schema that cannot
       // accept the stored form is refused now, not at the first attempt.

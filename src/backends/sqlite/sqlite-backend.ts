@@ -160,6 +160,7 @@ export class SqliteBackend implements Backend {
   readonly db: Database.Database;
   private readonly stmt: { [K in keyof typeof SQL]: Database.Statement };
   private closed = false;
+  private readonly listStatements = new Map<string, Database.Statement>();
   private readonly txBegin: Database.Statement;
   private readonly txCommit: Database.Statement;
   private readonly txRollback: Database.Statement;
@@ -324,7 +325,13 @@ export class SqliteBackend implements Backend {
       args.push(decodeCursor(params.cursor));
     }
     const sql = `SELECT * FROM offload_jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, params.limit + 1) as Row[];
+    let statement = this.listStatements.get(sql);
+    if (!statement) {
+      // At most one statement per combination of filters (a few dozen), prepared once each.
+      statement = this.db.prepare(sql);
+      this.listStatements.set(sql, statement);
+    }
+    const rows = statement.all(...args, params.limit + 1) as Row[];
     const page = rows.slice(0, params.limit);
     const last = page[page.length - 1];
     return {

@@ -15,7 +15,7 @@ const CLAIMED_COLUMNS = "seq, id, type, queue, priority, payload, progress, atte
 
 const LEASE_CLEARED = "worker_id = NULL, lease_token = NULL, lease_expires_at = NULL";
 
-/** Appends the JSON error `?` to the `errors` array and makes it the job's `error`. */
+/** Appends the JSON error @error to the `errors` array and makes it the job's `error`. */
 const RECORD_ERROR = "error = json(@error), errors = json_insert(errors, '$[#]', json(@error))";
 
 /** The migration ledger: run before the job table exists, so prepared apart from SQL. */
