@@ -18,12 +18,16 @@ export interface OffloadEvents {
   "job:cancelled": JobEventBase & { attempt: number };
   "job:completed": JobEventBase & { attempt: number; durationMs: number; result: unknown };
   "job:enqueued": JobEventBase & { job: JobView };
-  /** The last attempt failed, or a PermanentError was thrown. */
-  "job:failed": JobEventBase & { attempt: number; error: JobErrorView };
+  /**
+   * The last attempt failed, or a PermanentError was thrown. `durationMs` is
+   * the attempt's run time; absent when the rescuer failed a job whose worker vanished.
+   */
+  "job:failed": JobEventBase & { attempt: number; durationMs?: number; error: JobErrorView };
   "job:progress": JobEventBase & { attempt: number; progress: JobProgress };
-  /** An attempt failed and another is scheduled at `runAt` (ISO 8601). */
-  "job:retrying": JobEventBase & { attempt: number; error: JobErrorView; runAt: string };
-  "job:started": JobEventBase & { attempt: number; maxAttempts: number; workerId: string };
+  /** An attempt failed after running `durationMs`, and another is scheduled at `runAt` (ISO 8601). */
+  "job:retrying": JobEventBase & { attempt: number; durationMs: number; error: JobErrorView; runAt: string };
+  /** `runAt` (ISO 8601) is when the job became due: enqueued, or its delay or backoff over. */
+  "job:started": JobEventBase & { attempt: number; maxAttempts: number; runAt: string; workerId: string };
 }
 
 export type OffloadEventName = keyof OffloadEvents;

@@ -201,7 +201,15 @@ export class Worker {
     this.outcomesPending++;
     this.handlersPending++;
     if (this.events.has("job:started")) {
-      this.events.emit("job:started", { attempt: job.attempt, id: job.id, maxAttempts: job.maxAttempts, queue: job.queue, type: job.type, workerId: this.id });
+      this.events.emit("job:started", {
+        attempt: job.attempt,
+        id: job.id,
+        maxAttempts: job.maxAttempts,
+        queue: job.queue,
+        runAt: new Date(job.runAt).toISOString(),
+        type: job.type,
+        workerId: this.id,
+      });
     }
     attempt.start();
   }
@@ -300,13 +308,18 @@ export class Worker {
         }
         break;
       case "failed":
-        if ("error" in ack && ack.error) this.events.emit("job:failed", { ...base, error: toJobErrorView(ack.error) });
+        if ("error" in ack && ack.error) this.events.emit("job:failed", { ...base, durationMs: attempt.durationMs, error: toJobErrorView(ack.error) });
         break;
       case "scheduled":
       case "queued":
         if (ack.outcome === "retry") {
           this.wakeAt(Date.now() + ack.delayMs);
-          this.events.emit("job:retrying", { ...base, error: toJobErrorView(ack.error), runAt: new Date(Date.now() + ack.delayMs).toISOString() });
+          this.events.emit("job:retrying", {
+            ...base,
+            durationMs: attempt.durationMs,
+            error: toJobErrorView(ack.error),
+            runAt: new Date(Date.now() + ack.delayMs).toISOString(),
+          });
         }
         break;
       case "cancelled":

@@ -32,7 +32,7 @@ describe("progress lines", () => {
     let now = 1_000_000;
     const printer = new ProgressPrinter({ minGapMs: 0, now: () => now, quietMs: 60_000, write: (l) => lines.push(l) });
     const base = { attempt: 1, id: "01a20456-11d9-716d-ba70-da8e7b9ca6c3", queue: "default", type: "demo.export" };
-    printer.onStarted({ ...base, maxAttempts: 3, workerId: "w" });
+    printer.onStarted({ ...base, maxAttempts: 3, runAt: new Date(now).toISOString(), workerId: "w" });
     for (let i = 1; i <= 10_000; i++) {
       now += 1;
       printer.onProgress({ ...base, progress: progress({ percent: i / 100, processed: i, total: 10_000 }) });
@@ -50,10 +50,11 @@ describe("progress lines", () => {
     const now = Date.parse("2030-01-01T00:00:00Z");
     const printer = new ProgressPrinter({ now: () => now, write: (l) => lines.push(l) });
     const base = { id: "01a20456-11e0-704b-a9af-21e0c65efa0f", queue: "default", type: "demo.flaky" };
-    printer.onStarted({ ...base, attempt: 1, maxAttempts: 5, workerId: "w" });
+    printer.onStarted({ ...base, attempt: 1, maxAttempts: 5, runAt: new Date(now).toISOString(), workerId: "w" });
     printer.onRetrying({
       ...base,
       attempt: 1,
+      durationMs: 300,
       error: { attempt: 1, at: new Date(now).toISOString(), code: "service_unavailable", message: "503", stack: null },
       runAt: new Date(now + 2_000).toISOString(),
     });

@@ -33,7 +33,7 @@ describe("lifecycle events", () => {
     // The event's job also carries enqueue's `deduplicated` flag, beyond the documented JobView; compared without it.
     const { deduplicated: _flag, ...announcedJob } = announced!.job as typeof enqueued;
     assert.deepEqual({ ...announced, job: announcedJob }, { ...base, job: view });
-    assert.deepEqual(eventsOf(events, "job:started"), [{ ...base, attempt: 1, maxAttempts: 3, workerId: offload.workerId }]);
+    assert.deepEqual(eventsOf(events, "job:started"), [{ ...base, attempt: 1, maxAttempts: 3, runAt: view.runAt, workerId: offload.workerId }]);
     assert.match(offload.workerId!, /\S/);
     assert.deepEqual(eventsOf(events, "job:progress"), [
       { ...base, attempt: 1, progress: { failed: null, message: null, percent: 50, processed: 1, total: 2 } },
@@ -65,9 +65,19 @@ describe("lifecycle events", () => {
     );
     const [retrying] = eventsOf(events, "job:retrying");
     assert.match(retrying!.runAt, ISO);
-    assert.deepEqual(retrying, { ...base, attempt: 1, error: { ...retrying!.error, attempt: 1, code: "error", message: "boom 1" }, runAt: retrying!.runAt });
+    assert.deepEqual(retrying, {
+      ...base,
+      attempt: 1,
+      durationMs: retrying!.durationMs,
+      error: { ...retrying!.error, attempt: 1, code: "error", message: "boom 1" },
+      runAt: retrying!.runAt,
+    });
     const [fail] = eventsOf(events, "job:failed");
-    assert.deepEqual(fail, { ...base, attempt: 2, error: { ...fail!.error, attempt: 2, code: "error", message: "boom 2" } });
+    assert.deepEqual(fail, { ...base, attempt: 2, durationMs: fail!.durationMs, error: { ...fail!.error, attempt: 2, code: "error", message: "boom 2" } });
+    for (const e of [retrying!, fail!]) assert.ok(Number.isFinite(e.durationMs) && e.durationMs! >= 0, "an attempt's run time rides on its outcome");
+    const [, secondStart] = eventsOf(events, "job:started");
+    // The stored runAt is the database's now plus the backoff; the retrying event's is this process's: a millisecond apart at most here.
+    assert.ok(Math.abs(Date.parse(secondStart!.runAt) - Date.parse(retrying!.runAt)) <= 5, "job:started tells when the attempt became due: here the backoff's end");
     assert.deepEqual((await offload.getJob(id))!.errors.at(-1), fail!.error, "the event carries the stored error");
   });
 
