@@ -1,10 +1,12 @@
 import type {
   ClaimedJob,
+  IdempotencyKey,
   JobAck,
   JobAckResult,
   JobCancelResult,
   JobHeartbeatResult,
   JobInsert,
+  JobInsertIdempotentResult,
   JobInsertResult,
   JobListFilter,
   JobListResult,
@@ -15,6 +17,8 @@ import type {
   MigrationStatus,
   PruneAges,
   QueueCounts,
+  QueueState,
+  QueueStats,
 } from "./index.js";
 
 /**
@@ -82,6 +86,17 @@ export interface Backend {
    */
   jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number }): Promise<JobInsertResult[]>;
 
+  /**
+   * Stores one job under an idempotency key, in one transaction: a key not
+   * seen in its scope stores the job (a `uniqueKey` may still deduplicate it)
+   * and remembers the key for `ttlMs`; a key seen with the same fingerprint
+   * returns the job it gave then (`replayed`); with another fingerprint,
+   * nothing is stored (`conflict`). A key whose job was deleted, or that
+   * expired, counts as not seen. Expired keys are deleted along the way, a
+   * bounded number per call.
+   */
+  jobInsertIdempotent(params: { idempotency: IdempotencyKey; job: JobInsert; now?: number }): Promise<JobInsertIdempotentResult>;
+
   /** Newest first, with an opaque cursor. */
   jobList(params: { cursor?: string | null; filter: JobListFilter; limit: number; now?: number }): Promise<JobListResult>;
 
@@ -110,6 +125,25 @@ export interface Backend {
 
   /** Counts by queue and state. */
   queueCounts(params?: { now?: number }): Promise<QueueCounts[]>;
+
+  /**
+   * Pauses a queue, for every worker process: once this resolves, no claim
+   * takes a job of it (running jobs run on). Jobs are still accepted. Any
+   * queue name may be paused, with or without jobs. Pausing again keeps the
+   * first `pausedAt`.
+   */
+  queuePause(params: { now?: number; queue: string }): Promise<QueueState>;
+
+  /** Lets workers claim from a paused queue again; resuming a queue that is not paused changes nothing. */
+  queueResume(params: { now?: number; queue: string }): Promise<QueueState>;
+
+  /**
+   * Per queue, sorted by name: counts by state, the paused flag, jobs
+   * completed and failed in the last minute and hour, and the oldest ready
+   * job's `runAt`. Every queue with jobs or a pause is listed. Cheap enough to
+   * call on every metrics scrape: it must not read every finished job.
+   */
+  queueStats(params?: { now?: number }): Promise<QueueStats[]>;
 }
 
 /** What an engine can do, as data the tests and the worker read. */

@@ -178,3 +178,52 @@ export interface MigrationStatus {
   /** Highest version in the database after the call. */
   version: number;
 }
+
+/** Whether a queue is paused. A paused queue accepts jobs; no worker claims from it. */
+export interface QueueState {
+  paused: boolean;
+  /** When the pause began (epoch ms), or null. */
+  pausedAt: number | null;
+  queue: string;
+}
+
+/** Jobs of one queue that ended in a window of time (final outcomes only: a retried attempt is not counted). */
+export interface QueueThroughput {
+  completed: number;
+  failed: number;
+}
+
+/** What {@link Backend.queueStats} reports for one queue. */
+export interface QueueStats {
+  /** Jobs by state, as `queueCounts` gives them (a due scheduled job counts as queued). */
+  counts: Record<JobState, number>;
+  /** Jobs that ended in the last hour (the engine's windows may reach up to 10 s further back). */
+  lastHour: QueueThroughput;
+  /** Jobs that ended in the last minute (the engine's windows may reach up to 10 s further back). */
+  lastMinute: QueueThroughput;
+  /** `runAt` (epoch ms) of the ready job that has waited longest, or null when none is ready. */
+  oldestQueuedAt: number | null;
+  paused: boolean;
+  queue: string;
+}
+
+/**
+ * An idempotency key presented with an insert. Keys of different scopes never
+ * meet: the HTTP API scopes them by the caller's owner or token.
+ */
+export interface IdempotencyKey {
+  /** Hash of the request; the same key with another fingerprint is a conflict. */
+  fingerprint: string;
+  key: string;
+  scope: string;
+  /** How long the key is remembered after its first use, in milliseconds. */
+  ttlMs: number;
+}
+
+export type JobInsertIdempotentResult =
+  /** A key not seen before (or expired, or whose job was deleted): the job was inserted, or deduplicated by its `uniqueKey`. */
+  | { deduplicated: boolean; job: JobRecord; outcome: "stored" }
+  /** The key was seen with the same fingerprint: the job it gave then, as it is now. */
+  | { deduplicated: boolean; job: JobRecord; outcome: "replayed" }
+  /** The key was seen with another fingerprint: nothing stored. */
+  | { jobId: string; outcome: "conflict" };

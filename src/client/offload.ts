@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { z } from "zod";
 import type { Backend } from "../backend/backend.js";
-import type { JobInsert, JobListFilter, MigrationStatus } from "../backend/types.js";
+import type { JobInsert, JobListFilter, MigrationStatus, QueueState } from "../backend/types.js";
 import { DEFAULT_DATABASE, openBackend } from "../backends/open-backend.js";
 import { OffloadError, validationError, type ValidationIssue } from "../errors.js";
 import { resolveDefinition, validatePayload, type JobHandler, type JobTypeDefinition, type JobTypeOptions } from "../job/definition.js";
@@ -13,6 +13,14 @@ import { createDefaultLogger, createSilentLogger, type Logger } from "../observa
 import { Worker } from "../worker/worker.js";
 import { resolveWorkerOptions, type WorkerOptions } from "../worker/worker-options.js";
 import { buildInsert, parseEnqueueOptions, payloadToJson, type EnqueueOptions, type ParsedEnqueueOptions } from "./enqueue-options.js";
+import {
+  DEFAULT_IDEMPOTENCY_TTL_MS,
+  idempotencyOptionsSchema,
+  requestFingerprint,
+  summarizeQueues,
+  type IdempotencyOptions,
+  type QueueSummary,
+} from "./queue-controls.js";
 
 /** Options of {@link createOffload}. */
 export interface OffloadOptions {
@@ -301,6 +309,72 @@ export class Offload {
   /** Job counts by queue and state. */
   async queueCounts() {
     return (await this.backend()).queueCounts();
+  }
+
+  /**
+   * Pauses a queue for every worker process sharing the database: within a
+   * claim of the pause, none takes a job of it. Running jobs run on; new jobs
+   * are still accepted. Works for any queue name, with or without jobs.
+   */
+  async pauseQueue(queue: string): Promise<QueueState> {
+    return (await this.backend()).queuePause({ queue: parseInput(nameSchema, queue, "queue name", "queue") });
+  }
+
+  /** Lets workers claim from a paused queue again. */
+  async resumeQueue(queue: string): Promise<QueueState> {
+    const backend = await this.backend();
+    const state = await backend.queueResume({ queue: parseInput(nameSchema, queue, "queue name", "queue") });
+    backend.notifier.notifyJobsReady([state.queue]);
+    return state;
+  }
+
+  /**
+   * Per queue: counts by state, whether it is paused, jobs completed and
+   * failed in the last minute and hour, and how long the oldest ready job has
+   * waited. Queues of defined types are listed even without jobs.
+   */
+  async queueStats(): Promise<QueueSummary[]> {
+    const stats = await (await this.backend()).queueStats();
+    return summarizeQueues(stats, [...this.types.values()].map((t) => t.options.queue), Date.now());
+  }
+
+  /**
+   * Enqueues a job at most once per idempotency key (the HTTP API's
+   * `Idempotency-Key`). The first call stores the job; a later call with the
+   * same key and the same type, payload and options returns that job with
+   * `replayed: true` and stores nothing; the same key with anything else is
+   * `OFFLOAD_ERR_IDEMPOTENCY_CONFLICT`. Keys are kept in the database for
+   * `ttl` (default 24 h), per `scope`; a key whose job was deleted is forgotten.
+   */
+  async enqueueIdempotent(type: string, payload: unknown, options: EnqueueOptions | undefined, idempotency: IdempotencyOptions): Promise<EnqueuedJob & { replayed: boolean }> {
+    const definition = this.definition(type);
+    const parsed = parseEnqueueOptions(options);
+    const key = parseInput(idempotencyOptionsSchema, idempotency, "idempotency options", "idempotency");
+    const [insert] = await this.buildInserts(definition, [payload], parsed, "payload");
+    const backend = await this.backend();
+    const result = await backend.jobInsertIdempotent({
+      idempotency: {
+        fingerprint: requestFingerprint({ options: options ?? {}, payload, type: definition.name }),
+        key: key.key,
+        scope: key.scope ?? "",
+        ttlMs: key.ttl ?? DEFAULT_IDEMPOTENCY_TTL_MS,
+      },
+      job: insert!,
+    });
+    if (result.outcome === "conflict") {
+      throw new OffloadError(
+        "OFFLOAD_ERR_IDEMPOTENCY_CONFLICT",
+        `Idempotency key ${JSON.stringify(key.key)} was already used for another request (job ${result.jobId}): send the same request to get that job, or use a new key`,
+        { details: { jobId: result.jobId } },
+      );
+    }
+    const view = { ...toJobView(result.job), deduplicated: result.deduplicated, replayed: result.outcome === "replayed" };
+    if (result.outcome === "stored" && !result.deduplicated) {
+      if (view.status === "queued") backend.notifier.notifyJobsReady([view.queue]);
+      else this.worker?.wakeAt(Date.parse(view.runAt));
+      if (this.events.has("job:enqueued")) this.events.emit("job:enqueued", { id: view.id, job: toJobView(result.job), queue: view.queue, type: view.type });
+    }
+    return view;
   }
 
   /** Starts a worker in this process for the defined job types. */

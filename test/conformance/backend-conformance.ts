@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { v7 as uuidv7 } from "uuid";
 import type { Backend } from "../../src/backend/backend.js";
-import type { ClaimedJob, JobError, JobInsert, JobProgress, JobRecord } from "../../src/backend/index.js";
+import type { ClaimedJob, IdempotencyKey, JobError, JobInsert, JobProgress, JobRecord } from "../../src/backend/index.js";
 import { OffloadError, type ErrorCode } from "../../src/errors.js";
 import { JOB_STATES } from "../../src/job/states.js";
 
@@ -1267,6 +1267,208 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
         "returns no entries for an empty database",
         fixture(async (backend) => {
           assert.deepEqual(await backend.queueCounts(), []);
+        }),
+      );
+    });
+
+    describe("queuePause and queueResume", () => {
+      it(
+        "skips a paused queue in claims, still takes jobs into it, and claims from it again once resumed",
+        fixture(async (backend) => {
+          const paused = await insert(backend, { queue: "media" });
+          const other = await insert(backend, { queue: "default" });
+          const state = await backend.queuePause({ now: T0, queue: "media" });
+          assert.deepEqual(state, { paused: true, pausedAt: T0, queue: "media" });
+          const later = await insert(backend, { queue: "media" });
+          assert.equal(later.status, "queued");
+          const claimed = await backend.jobClaim({ leaseMs: LEASE_MS, now: T0, queues: [{ limit: 10, queue: "media" }, { limit: 10, queue: "default" }], workerId: "w" });
+          assert.deepEqual(claimed.map((c) => c.id), [other.id]);
+          assert.deepEqual(await backend.queueResume({ now: T0 + 1, queue: "media" }), { paused: false, pausedAt: null, queue: "media" });
+          const resumed = await backend.jobClaim({ leaseMs: LEASE_MS, now: T0 + 1, queues: [{ limit: 10, queue: "media" }], workerId: "w" });
+          assert.deepEqual(resumed.map((c) => c.id).sort(), [paused.id, later.id].sort());
+        }),
+      );
+
+      it(
+        "skips a paused queue in jobAckAndClaim and when promoting due scheduled jobs",
+        fixture(async (backend) => {
+          const first = await running(backend, { queue: "media" });
+          await insert(backend, { queue: "media" });
+          await insert(backend, { queue: "media", runAt: T0 + 1_000 });
+          await backend.queuePause({ now: T0, queue: "media" });
+          const result = await backend.jobAckAndClaim({
+            acks: [{ ...first, outcome: "completed", resultJson: "1" }],
+            claim: { leaseMs: LEASE_MS, queues: [{ limit: 10, queue: "media" }], workerId: "w" },
+            now: T0 + 2_000,
+          });
+          assert.deepEqual([result.acks[0]?.status, result.claimed.length], ["completed", 0]);
+          assert.equal((await backend.jobClaim({ leaseMs: LEASE_MS, now: T0 + 2_000, queues: [{ limit: 10, queue: "media" }], workerId: "w" })).length, 0);
+        }),
+      );
+
+      it(
+        "keeps the first pause time when paused twice, and resumes a queue that was never paused without error",
+        fixture(async (backend) => {
+          await backend.queuePause({ now: T0, queue: "media" });
+          assert.deepEqual(await backend.queuePause({ now: T0 + 5_000, queue: "media" }), { paused: true, pausedAt: T0, queue: "media" });
+          assert.deepEqual(await backend.queueResume({ now: T0, queue: "never-paused" }), { paused: false, pausedAt: null, queue: "never-paused" });
+          const stats = await backend.queueStats({ now: T0 + 5_000 });
+          assert.deepEqual(stats.map((s) => [s.queue, s.paused]), [["media", true]]);
+        }),
+      );
+
+      it(
+        "pauses one queue only",
+        fixture(async (backend) => {
+          await insert(backend, { queue: "media" });
+          await insert(backend, { queue: "media-2" });
+          await backend.queuePause({ now: T0, queue: "media" });
+          const claimed = await backend.jobClaim({ leaseMs: LEASE_MS, now: T0, queues: [{ limit: 10, queue: "media" }, { limit: 10, queue: "media-2" }], workerId: "w" });
+          assert.deepEqual(claimed.map((c) => c.job.queue), ["media-2"]);
+        }),
+      );
+    });
+
+    describe("queueStats", () => {
+      it(
+        "gives the same counts as queueCounts, with paused flags, sorted by queue",
+        fixture(async (backend) => {
+          const now = Date.now();
+          await running(backend, { queue: "mail" });
+          await insert(backend, { queue: "mail" });
+          await insert(backend, { queue: "mail", runAt: now + 3_600_000 });
+          await insert(backend, { queue: "mail", runAt: T0 + 1_000 }); // due: counts as queued
+          await finished(backend, "completed", T0, { queue: "reports" });
+          await finished(backend, "completed", T0, { queue: "reports" });
+          await finished(backend, "failed", T0, { queue: "reports" });
+          await finished(backend, "cancelled", T0, { queue: "reports" });
+          await insert(backend, { queue: "reports" });
+          await backend.queuePause({ now: T0, queue: "reports" });
+          const stats = await backend.queueStats({ now });
+          const counts = await backend.queueCounts({ now });
+          assert.deepEqual(
+            stats.map((s) => ({ counts: s.counts, queue: s.queue })),
+            counts,
+          );
+          assert.deepEqual(stats.map((s) => [s.queue, s.paused]), [["mail", false], ["reports", true]]);
+        }),
+      );
+
+      it(
+        "counts jobs completed and failed in the last minute and the last hour, by the injected clock",
+        fixture(async (backend) => {
+          await finished(backend, "completed", T0, { queue: "media" });
+          await finished(backend, "completed", T0, { queue: "media" });
+          await finished(backend, "failed", T0, { queue: "media" });
+          // A retry is not an ending; an expired lease on the last attempt is.
+          const retried = await running(backend, { queue: "media" }, T0);
+          await backend.jobAckMany({ acks: [{ ...retried, delayMs: 60_000, error: jobError(1, T0), outcome: "retry" }], now: T0 });
+          await running(backend, { maxAttempts: 1, queue: "media" }, T0);
+          await backend.jobRescueExpired({ limit: 10, now: T0 + LEASE_MS + 1 });
+          const at = async (now: number) => {
+            const [entry] = (await backend.queueStats({ now })).filter((s) => s.queue === "media");
+            return [entry?.lastMinute, entry?.lastHour];
+          };
+          assert.deepEqual(await at(T0 + LEASE_MS + 2), [{ completed: 2, failed: 2 }, { completed: 2, failed: 2 }]);
+          // The minute window may reach 10 s further back; past that, only the hour counts them.
+          assert.deepEqual(await at(T0 + 75_000), [{ completed: 0, failed: 1 }, { completed: 2, failed: 2 }]);
+          assert.deepEqual(await at(T0 + 3_600_000 + 75_000), [{ completed: 0, failed: 0 }, { completed: 0, failed: 0 }]);
+        }),
+      );
+
+      it(
+        "keeps the completed count right when completed jobs are deleted or pruned",
+        fixture(async (backend) => {
+          const jobs = [];
+          for (let i = 0; i < 4; i++) jobs.push(await finished(backend, "completed", T0, { queue: "media" }));
+          await backend.jobDelete({ id: jobs[0]!.id });
+          await backend.jobPrune({ ages: { cancelled: 1, completed: 1, failed: 1 }, limit: 2, now: T0 + 10 });
+          const [entry] = await backend.queueStats({ now: T0 + 10 });
+          assert.equal(entry?.counts.completed, 1);
+          assert.deepEqual(await backend.queueCounts({ now: T0 + 10 }), [{ counts: entry!.counts, queue: "media" }]);
+        }),
+      );
+
+      it(
+        "gives the runAt of the ready job that has waited longest, or null",
+        fixture(async (backend) => {
+          await insert(backend, { priority: 5, queue: "media", runAt: T0 - 1_000 }, T0);
+          await insert(backend, { priority: 0, queue: "media", runAt: T0 - 5_000 }, T0);
+          await insert(backend, { queue: "media", runAt: T0 + 2_000 }, T0); // due by T0 + 3_000
+          await insert(backend, { queue: "later", runAt: T0 + 60_000 }, T0);
+          const byQueue = Object.fromEntries((await backend.queueStats({ now: T0 + 3_000 })).map((s) => [s.queue, s.oldestQueuedAt]));
+          assert.deepEqual(byQueue, { later: null, media: T0 - 5_000 });
+          await backend.jobClaim({ leaseMs: LEASE_MS, now: T0 + 3_000, queues: [{ limit: 10, queue: "media" }], workerId: "w" });
+          assert.equal((await backend.queueStats({ now: T0 + 3_000 })).find((s) => s.queue === "media")?.oldestQueuedAt, null);
+        }),
+      );
+
+      it(
+        "returns no entries for an empty database",
+        fixture(async (backend) => {
+          assert.deepEqual(await backend.queueStats({ now: T0 }), []);
+        }),
+      );
+    });
+
+    describe("jobInsertIdempotent", () => {
+      const key = (overrides: Partial<IdempotencyKey> = {}): IdempotencyKey => ({ fingerprint: "f1", key: "k1", scope: "owner:alice", ttlMs: 60_000, ...overrides });
+
+      it(
+        "stores a job under a new key and returns that job for the same key and fingerprint, storing nothing more",
+        fixture(async (backend) => {
+          const first = await backend.jobInsertIdempotent({ idempotency: key(), job: newJob(), now: T0 });
+          assert.ok(first.outcome === "stored" && !first.deduplicated);
+          const again = await backend.jobInsertIdempotent({ idempotency: key(), job: newJob(), now: T0 + 1_000 });
+          assert.ok(again.outcome === "replayed");
+          assert.equal(again.job.id, first.job.id);
+          assert.equal((await backend.jobList({ filter: {}, limit: 10, now: T0 })).items.length, 1);
+        }),
+      );
+
+      it(
+        "refuses the same key with another fingerprint, storing nothing",
+        fixture(async (backend) => {
+          const first = await backend.jobInsertIdempotent({ idempotency: key(), job: newJob(), now: T0 });
+          assert.ok(first.outcome === "stored");
+          const other = await backend.jobInsertIdempotent({ idempotency: key({ fingerprint: "f2" }), job: newJob(), now: T0 });
+          assert.deepEqual(other, { jobId: first.job.id, outcome: "conflict" });
+          assert.equal((await backend.jobList({ filter: {}, limit: 10, now: T0 })).items.length, 1);
+        }),
+      );
+
+      it(
+        "keeps scopes apart",
+        fixture(async (backend) => {
+          const a = await backend.jobInsertIdempotent({ idempotency: key(), job: newJob(), now: T0 });
+          const b = await backend.jobInsertIdempotent({ idempotency: key({ fingerprint: "f2", scope: "owner:bob" }), job: newJob(), now: T0 });
+          assert.deepEqual([a.outcome, b.outcome], ["stored", "stored"]);
+          assert.equal((await backend.jobList({ filter: {}, limit: 10, now: T0 })).items.length, 2);
+        }),
+      );
+
+      it(
+        "forgets a key once it expired, or once its job was deleted",
+        fixture(async (backend) => {
+          const first = await backend.jobInsertIdempotent({ idempotency: key({ ttlMs: 1_000 }), job: newJob(), now: T0 });
+          const afterExpiry = await backend.jobInsertIdempotent({ idempotency: key({ fingerprint: "f2" }), job: newJob(), now: T0 + 1_000 });
+          assert.equal(afterExpiry.outcome, "stored");
+          assert.ok(first.outcome === "stored" && afterExpiry.outcome === "stored" && first.job.id !== afterExpiry.job.id);
+          await backend.jobCancel({ id: afterExpiry.job.id, now: T0 + 1_000 });
+          await backend.jobDelete({ id: afterExpiry.job.id });
+          const afterDelete = await backend.jobInsertIdempotent({ idempotency: key({ fingerprint: "f2" }), job: newJob(), now: T0 + 2_000 });
+          assert.equal(afterDelete.outcome, "stored");
+        }),
+      );
+
+      it(
+        "records a uniqueKey deduplication and replays it as such",
+        fixture(async (backend) => {
+          const holder = await insert(backend, { uniqueKey: "u" });
+          const first = await backend.jobInsertIdempotent({ idempotency: key(), job: newJob({ uniqueKey: "u" }), now: T0 });
+          assert.ok(first.outcome === "stored" && first.deduplicated && first.job.id === holder.id);
+          const again = await backend.jobInsertIdempotent({ idempotency: key(), job: newJob({ uniqueKey: "u" }), now: T0 });
+          assert.ok(again.outcome === "replayed" && again.deduplicated && again.job.id === holder.id);
         }),
       );
     });

@@ -59,4 +59,52 @@ CREATE INDEX offload_jobs_failed ON offload_jobs (status, seq) WHERE status IN (
 CREATE INDEX offload_jobs_owner ON offload_jobs (owner, seq) WHERE owner IS NOT NULL;
 `,
   },
+  {
+    version: 2,
+    name: "queues, queue statistics, idempotency keys",
+    sql: `
+-- Queue controls, read by every claim: a queue with paused_at set is skipped.
+-- A row exists only for queues that were ever paused.
+CREATE TABLE offload_queues (
+  queue      TEXT    PRIMARY KEY,
+  paused_at  INTEGER,                              -- epoch ms; NULL when not paused
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Jobs that ended completed or failed, per queue and 10-second window,
+-- written in the transaction that ends them: "the last minute" and "the last
+-- hour" read at most 360 rows a queue instead of every finished job.
+-- Windows older than an hour are deleted as new ones open.
+CREATE TABLE offload_queue_stats (
+  queue     TEXT    NOT NULL,
+  bucket    INTEGER NOT NULL,                      -- window start, epoch ms, a multiple of 10,000
+  completed INTEGER NOT NULL DEFAULT 0,
+  failed    INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, bucket)
+) WITHOUT ROWID;
+
+-- Completed jobs stored per queue. Completed jobs, the bulk of the table,
+-- have no index (see migration 1), so counting them would read every row;
+-- this count moves with each completion, deletion and prune instead.
+CREATE TABLE offload_queue_totals (
+  queue     TEXT    PRIMARY KEY,
+  completed INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO offload_queue_totals (queue, completed)
+  SELECT queue, count(*) FROM offload_jobs WHERE status = 'completed' GROUP BY queue;
+
+-- Idempotency keys of inserts (the HTTP API's Idempotency-Key header), per scope.
+CREATE TABLE offload_idempotency_keys (
+  scope        TEXT    NOT NULL,
+  key          TEXT    NOT NULL,
+  fingerprint  TEXT    NOT NULL,                   -- hash of the request
+  job_id       TEXT    NOT NULL,
+  deduplicated INTEGER NOT NULL,                   -- the insert returned a job holding its uniqueKey
+  created_at   INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+CREATE INDEX offload_idempotency_keys_expiry ON offload_idempotency_keys (expires_at);
+`,
+  },
 ];

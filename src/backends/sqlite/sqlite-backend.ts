@@ -6,11 +6,13 @@ import type { Backend, BackendCapabilities, ClaimParams, QueueClaim } from "../.
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
 import type {
   ClaimedJob,
+  IdempotencyKey,
   JobAck,
   JobAckResult,
   JobCancelResult,
   JobHeartbeatResult,
   JobInsert,
+  JobInsertIdempotentResult,
   JobInsertResult,
   JobListFilter,
   JobListResult,
@@ -20,12 +22,15 @@ import type {
   MigrationStatus,
   PruneAges,
   QueueCounts,
+  QueueState,
+  QueueStats,
 } from "../../backend/types.js";
 import { OffloadError } from "../../errors.js";
 import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
 import { JOB_STATES, type JobState } from "../../job/states.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { SqliteNotifier } from "./sqlite-notifier.js";
+import { EndedJobs, QueueCounters, readQueueStats } from "./sqlite-queues.js";
 import { MIGRATION_SQL, SQL } from "./statements.js";
 
 /** Options of the SQLite engine, also settable as URL parameters (`sqlite:./x.db?synchronous=full`). */
@@ -164,6 +169,7 @@ export class SqliteBackend implements Backend {
   private readonly txBegin: Database.Statement;
   private readonly txCommit: Database.Statement;
   private readonly txRollback: Database.Statement;
+  private readonly counters = new QueueCounters(() => this.stmt);
 
   constructor(options: SqliteBackendOptions) {
     if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true });
@@ -240,58 +246,60 @@ export class SqliteBackend implements Backend {
 
   async jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number }): Promise<JobInsertResult[]> {
     const now = params.now ?? Date.now();
-    return this.write(() =>
-      params.jobs.map((job): JobInsertResult => {
-        if (job.uniqueKey !== null) {
-          const existing = this.stmt.findUnfinishedByKey.get(job.type, job.uniqueKey) as Row | undefined;
-          if (existing) return { deduplicated: true, job: toRecord(existing, now) };
-        }
-        const runAt = job.runAt ?? (job.delayMs ? now + job.delayMs : now);
-        const status: JobState = runAt > now ? "scheduled" : "queued";
-        this.stmt.insert.run({
+    return this.write(() => this.insertInTransaction(params.jobs, now));
+  }
+
+  private insertInTransaction(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+    return jobs.map((job): JobInsertResult => {
+      if (job.uniqueKey !== null) {
+        const existing = this.stmt.findUnfinishedByKey.get(job.type, job.uniqueKey) as Row | undefined;
+        if (existing) return { deduplicated: true, job: toRecord(existing, now) };
+      }
+      const runAt = job.runAt ?? (job.delayMs ? now + job.delayMs : now);
+      const status: JobState = runAt > now ? "scheduled" : "queued";
+      this.stmt.insert.run({
+        id: job.id,
+        maxAttempts: job.maxAttempts,
+        now,
+        owner: job.owner,
+        payload: job.payloadJson,
+        priority: job.priority,
+        queue: job.queue,
+        runAt,
+        status,
+        timeoutMs: job.timeoutMs,
+        type: job.type,
+        uniqueKey: job.uniqueKey,
+      });
+      return {
+        deduplicated: false,
+        job: {
+          attempt: 0,
+          cancelRequested: false,
+          createdAt: now,
+          error: null,
+          errors: [],
+          finishedAt: null,
           id: job.id,
+          leaseExpiresAt: null,
           maxAttempts: job.maxAttempts,
-          now,
           owner: job.owner,
-          payload: job.payloadJson,
+          payload: JSON.parse(job.payloadJson),
           priority: job.priority,
+          progress: { ...EMPTY_PROGRESS },
           queue: job.queue,
+          result: null,
           runAt,
+          startedAt: null,
           status,
           timeoutMs: job.timeoutMs,
           type: job.type,
           uniqueKey: job.uniqueKey,
-        });
-        return {
-          deduplicated: false,
-          job: {
-            attempt: 0,
-            cancelRequested: false,
-            createdAt: now,
-            error: null,
-            errors: [],
-            finishedAt: null,
-            id: job.id,
-            leaseExpiresAt: null,
-            maxAttempts: job.maxAttempts,
-            owner: job.owner,
-            payload: JSON.parse(job.payloadJson),
-            priority: job.priority,
-            progress: { ...EMPTY_PROGRESS },
-            queue: job.queue,
-            result: null,
-            runAt,
-            startedAt: null,
-            status,
-            timeoutMs: job.timeoutMs,
-            type: job.type,
-            uniqueKey: job.uniqueKey,
-            updatedAt: now,
-            workerId: null,
-          },
-        };
-      }),
-    );
+          updatedAt: now,
+          workerId: null,
+        },
+      };
+    });
   }
 
   async jobGet(params: { id: string; now?: number }): Promise<JobRecord | null> {
@@ -364,7 +372,7 @@ export class SqliteBackend implements Backend {
     const wanted = queues.filter((q) => q.limit > 0);
     if (wanted.length === 0) return { due: false, ready: [] };
     const due = this.stmt.hasDueScheduled.get(now) !== undefined;
-    return { due, ready: due ? wanted : wanted.filter((q) => this.stmt.hasQueued.get(q.queue) !== undefined) };
+    return { due, ready: due ? wanted : wanted.filter((q) => this.stmt.hasQueued.get({ queue: q.queue }) !== undefined) };
   }
 
   private claimInTransaction(params: ClaimParams, plan: { due: boolean; ready: QueueClaim[] }, now: number): ClaimedJob[] {
@@ -438,8 +446,9 @@ export class SqliteBackend implements Backend {
     // statement; within a run, a job completes once (its first ack), as it
     // would with one statement per ack.
     const completedInRun = new Set<string>();
+    const ended = new EndedJobs();
     let runEnd = -1;
-    return acks.map((ack, index): JobAckResult => {
+    const results = acks.map((ack, index): JobAckResult => {
       const base = { id: ack.id, now, progress: json(ack.progress), token: ack.leaseToken };
       let row: { status: JobState } | undefined;
       switch (ack.outcome) {
@@ -457,14 +466,20 @@ export class SqliteBackend implements Backend {
               seen.add(key);
               run.push({ id: a.id, progress: json(a.progress), result: a.resultJson, token: a.leaseToken });
             }
-            const done = this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now }) as { id: string; lease_token: string }[];
-            for (const r of done) completedInRun.add(`${r.id} ${r.lease_token}`);
+            const done = this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now }) as { id: string; lease_token: string; queue: string }[];
+            for (const r of done) {
+              completedInRun.add(`${r.id} ${r.lease_token}`);
+              ended.add(r.queue, "completed");
+            }
           }
           row = completedInRun.delete(`${ack.id} ${ack.leaseToken}`) ? { status: "completed" } : undefined;
           break;
-        case "failed":
-          row = this.stmt.ackFailed.get({ ...base, error: JSON.stringify(ack.error) }) as typeof row;
+        case "failed": {
+          const failed = this.stmt.ackFailed.get({ ...base, error: JSON.stringify(ack.error) }) as { queue: string; status: JobState } | undefined;
+          if (failed?.status === "failed") ended.add(failed.queue, "failed");
+          row = failed;
           break;
+        }
         case "retry":
           row = this.stmt.ackRetry.get({ ...base, error: JSON.stringify(ack.error), runAt: now + ack.delayMs }) as typeof row;
           break;
@@ -477,6 +492,8 @@ export class SqliteBackend implements Backend {
       }
       return { applied: row !== undefined, id: ack.id, status: row?.status ?? null };
     });
+    this.counters.record(ended, now);
+    return results;
   }
 
   async jobCancel(params: { id: string; now?: number }): Promise<JobCancelResult | null> {
@@ -521,7 +538,11 @@ export class SqliteBackend implements Backend {
 
   async jobDelete(params: { id: string }): Promise<boolean> {
     return this.write(() => {
-      if (this.stmt.deleteFinished.run(params.id).changes === 1) return true;
+      const deleted = this.stmt.deleteFinished.get(params.id) as { queue: string; status: JobState } | undefined;
+      if (deleted) {
+        if (deleted.status === "completed") this.counters.removeCompleted(deleted.queue, 1);
+        return true;
+      }
       const existing = this.stmt.getById.get(params.id) as Row | undefined;
       if (!existing) return false;
       throw new OffloadError("OFFLOAD_ERR_INVALID_STATE", `Job ${params.id} is ${existing.status}: only finished jobs can be deleted`, {
@@ -532,7 +553,13 @@ export class SqliteBackend implements Backend {
 
   async jobRescueExpired(params: { limit: number; now?: number }): Promise<JobRescueResult> {
     const now = params.now ?? Date.now();
-    const rows = this.write(() => this.stmt.rescueExpired.all({ limit: params.limit, now }) as Row[]);
+    const rows = this.write(() => {
+      const rescued = this.stmt.rescueExpired.all({ limit: params.limit, now }) as Row[];
+      const ended = new EndedJobs();
+      for (const row of rescued) if (row.status === "failed") ended.add(row.queue, "failed");
+      this.counters.record(ended, now);
+      return rescued;
+    });
     const result: JobRescueResult = { cancelled: [], failed: [], requeued: [] };
     for (const row of rows) {
       const record = toRecord(row);
@@ -551,7 +578,13 @@ export class SqliteBackend implements Backend {
         if (deleted >= params.limit) break;
         const before = now - params.ages[status];
         const boundary = this.firstSeqCreatedSince(before + CREATED_AT_SKEW_MS);
-        deleted += this.stmt.prune.run({ before, boundary, limit: params.limit - deleted, status }).changes;
+        const rows = this.stmt.prune.all({ before, boundary, limit: params.limit - deleted, status }) as { queue: string }[];
+        deleted += rows.length;
+        if (status === "completed") {
+          const byQueue = new Map<string, number>();
+          for (const { queue } of rows) byQueue.set(queue, (byQueue.get(queue) ?? 0) + 1);
+          for (const [queue, count] of byQueue) this.counters.removeCompleted(queue, count);
+        }
       }
       return deleted;
     });
@@ -605,5 +638,52 @@ export class SqliteBackend implements Backend {
       }
     }
     return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+
+  async queuePause(params: { now?: number; queue: string }): Promise<QueueState> {
+    const now = params.now ?? Date.now();
+    const row = this.write(() => this.stmt.queuePause.get({ now, queue: params.queue }) as { paused_at: number; queue: string });
+    return { paused: true, pausedAt: row.paused_at, queue: row.queue };
+  }
+
+  async queueResume(params: { now?: number; queue: string }): Promise<QueueState> {
+    const now = params.now ?? Date.now();
+    this.write(() => this.stmt.queueResume.run({ now, queue: params.queue }));
+    return { paused: false, pausedAt: null, queue: params.queue };
+  }
+
+  async queueStats(params: { now?: number } = {}): Promise<QueueStats[]> {
+    if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The SQLite engine is closed");
+    const now = params.now ?? Date.now();
+    // One read transaction, so the counts of the five statements agree with each other.
+    return this.db.transaction(() => readQueueStats(this.stmt, now))();
+  }
+
+  async jobInsertIdempotent(params: { idempotency: IdempotencyKey; job: JobInsert; now?: number }): Promise<JobInsertIdempotentResult> {
+    const now = params.now ?? Date.now();
+    const { fingerprint, key, scope, ttlMs } = params.idempotency;
+    return this.write((): JobInsertIdempotentResult => {
+      this.stmt.idempotencyPrune.run({ now });
+      const seen = this.stmt.idempotencyGet.get({ key, scope }) as { deduplicated: number; expires_at: number; fingerprint: string; job_id: string } | undefined;
+      if (seen && seen.expires_at > now) {
+        const row = this.stmt.getById.get(seen.job_id) as Row | undefined;
+        // A key whose job was deleted (by hand or by the pruner) is forgotten: the request stores a new job.
+        if (row) {
+          if (seen.fingerprint !== fingerprint) return { jobId: seen.job_id, outcome: "conflict" };
+          return { deduplicated: seen.deduplicated === 1, job: toRecord(row, now), outcome: "replayed" };
+        }
+      }
+      const [stored] = this.insertInTransaction([params.job], now);
+      this.stmt.idempotencyPut.run({
+        deduplicated: stored!.deduplicated ? 1 : 0,
+        expiresAt: now + ttlMs,
+        fingerprint,
+        jobId: stored!.job.id,
+        key,
+        now,
+        scope,
+      });
+      return { deduplicated: stored!.deduplicated, job: stored!.job, outcome: "stored" };
+    });
   }
 }

@@ -15,6 +15,9 @@ const CLAIMED_COLUMNS = "seq, id, type, queue, priority, payload, progress, atte
 
 const LEASE_CLEARED = "worker_id = NULL, lease_token = NULL, lease_expires_at = NULL";
 
+/** True while the queue named by the parameter @queue is paused (offload_queues, a primary-key probe). */
+const QUEUE_PAUSED = "EXISTS (SELECT 1 FROM offload_queues WHERE queue = @queue AND paused_at IS NOT NULL)";
+
 /** Appends the JSON error @error to the `errors` array and makes it the job's `error`. */
 const RECORD_ERROR = "error = json(@error), errors = json_insert(errors, '$[#]', json(@error))";
 
@@ -53,9 +56,9 @@ export const SQL = {
   /**
    * Read-only pre-check run before taking the writer lock for a claim, so idle
    * workers polling a shared file do not queue up on the lock.
-   * Params: queue. Result: a row when the queue has a queued job.
+   * Params: queue. Result: a row when the queue has a queued job and is not paused.
    */
-  hasQueued: `SELECT 1 FROM offload_jobs WHERE status = 'queued' AND queue = ? LIMIT 1`,
+  hasQueued: `SELECT 1 FROM offload_jobs WHERE status = 'queued' AND queue = @queue AND NOT ${QUEUE_PAUSED} LIMIT 1`,
 
   /** Params: now. Result: a row when a scheduled job is due. */
   hasDueScheduled: `SELECT 1 FROM offload_jobs WHERE status = 'scheduled' AND run_at <= ? LIMIT 1`,
@@ -66,13 +69,16 @@ export const SQL = {
   /**
    * Claim up to @limit queued jobs of @queue in claim order, counting an
    * attempt and giving each a lease. The subquery walks offload_jobs_ready.
+   * A paused queue gives nothing: the pause is read inside the claim's own
+   * transaction, so no claim that starts after a pause commits can take a job
+   * of that queue, in any process.
    * Result: the claimed rows (in no particular order).
    */
   claim: `
     UPDATE offload_jobs
     SET status = 'running', attempt = attempt + 1, worker_id = @workerId, lease_token = @token,
         lease_expires_at = @expiresAt, started_at = @now, updated_at = @now
-    WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = 'queued' AND queue = @queue
+    WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = 'queued' AND queue = @queue AND NOT ${QUEUE_PAUSED}
                   ORDER BY priority DESC, run_at, seq LIMIT @limit)
     RETURNING ${CLAIMED_COLUMNS}`,
 
@@ -94,7 +100,7 @@ export const SQL = {
    * Walks json_each and looks each job up by id (checked with EXPLAIN QUERY PLAN).
    * The lease token is kept (status no longer 'running' fences it off) because
    * RETURNING cannot name the FROM table: it tells which ack of a job applied.
-   * Result: id and token of each job that was still running under its token.
+   * Result: id, token and queue of each job that was still running under its token.
    */
   ackCompletedMany: `
     UPDATE offload_jobs
@@ -104,15 +110,15 @@ export const SQL = {
                  value ->> '$.progress' AS progress
           FROM json_each(@acks)) AS a
     WHERE offload_jobs.id = a.id AND offload_jobs.lease_token = a.token AND offload_jobs.status = 'running'
-    RETURNING id, lease_token`,
+    RETURNING id, lease_token, queue`,
 
-  /** Ack: failed for good (or cancelled, if requested meanwhile). Params: id, token, error, progress, now. */
+  /** Ack: failed for good (or cancelled, if requested meanwhile). Params: id, token, error, progress, now. Result: status, queue. */
   ackFailed: `
     UPDATE offload_jobs
     SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, ${RECORD_ERROR},
         progress = coalesce(@progress, progress), finished_at = @now, updated_at = @now, ${LEASE_CLEARED}
     WHERE id = @id AND lease_token = @token AND status = 'running'
-    RETURNING status`,
+    RETURNING status, queue`,
 
   /** Ack: retry after backoff (or cancelled, if requested meanwhile). Params: id, token, error, runAt, progress, now. */
   ackRetry: `
@@ -168,8 +174,8 @@ export const SQL = {
     WHERE id = @id AND status IN ('failed', 'cancelled')
     RETURNING *`,
 
-  /** Params: id. Deletes a finished job. */
-  deleteFinished: `DELETE FROM offload_jobs WHERE id = ? AND status IN ('completed', 'failed', 'cancelled')`,
+  /** Params: id. Deletes a finished job. Result: its queue and status (offload_queue_totals counts completed ones). */
+  deleteFinished: `DELETE FROM offload_jobs WHERE id = ? AND status IN ('completed', 'failed', 'cancelled') RETURNING queue, status`,
 
   /**
    * Rescue up to @limit attempts whose lease expired before @now: back to
@@ -195,12 +201,14 @@ export const SQL = {
    * Delete up to @limit jobs of @status finished before @before, oldest first,
    * among seq < @boundary (the first job created after @before: see
    * firstSeqCreatedSince). Failed and cancelled walk offload_jobs_failed;
-   * completed walk the rowid, bounded.
+   * completed walk the rowid, bounded. Result: the queue of each deleted job
+   * (offload_queue_totals counts completed ones).
    */
   prune: `
     DELETE FROM offload_jobs
     WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = @status AND finished_at < @before AND seq < @boundary
-                  ORDER BY seq LIMIT @limit)`,
+                  ORDER BY seq LIMIT @limit)
+    RETURNING queue`,
 
   /** Result: lowest and highest seq. */
   seqBounds: `SELECT min(seq) AS lo, max(seq) AS hi FROM offload_jobs`,
@@ -213,4 +221,76 @@ export const SQL = {
 
   /** Counts by queue and state. */
   queueCounts: `SELECT queue, status, count(*) AS n FROM offload_jobs GROUP BY queue, status`,
+
+  /**
+   * Pause a queue; pausing again keeps the first paused_at. Params: queue, now.
+   * Result: queue, paused_at. Read by hasQueued and claim.
+   */
+  queuePause: `
+    INSERT INTO offload_queues (queue, paused_at, updated_at) VALUES (@queue, @now, @now)
+    ON CONFLICT (queue) DO UPDATE SET paused_at = coalesce(paused_at, excluded.paused_at), updated_at = excluded.updated_at
+    RETURNING queue, paused_at`,
+
+  /** Resume a queue. Params: queue, now. */
+  queueResume: `UPDATE offload_queues SET paused_at = NULL, updated_at = @now WHERE queue = @queue AND paused_at IS NOT NULL`,
+
+  /** Result: every paused queue with paused_at. */
+  queuesPaused: `SELECT queue, paused_at FROM offload_queues WHERE paused_at IS NOT NULL`,
+
+  /**
+   * Count jobs that ended in the 10 s window @bucket. Params: queue, bucket, completed, failed.
+   * Runs in the transaction that ended them.
+   */
+  queueStatsBump: `
+    INSERT INTO offload_queue_stats (queue, bucket, completed, failed) VALUES (@queue, @bucket, @completed, @failed)
+    ON CONFLICT (queue, bucket) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`,
+
+  /** Drop windows that closed before @before (older than an hour). Params: before. */
+  queueStatsPrune: `DELETE FROM offload_queue_stats WHERE bucket < @before`,
+
+  /** Move a queue's stored completed count by @delta. Params: queue, delta. */
+  queueTotalsAdd: `
+    INSERT INTO offload_queue_totals (queue, completed) VALUES (@queue, @delta)
+    ON CONFLICT (queue) DO UPDATE SET completed = completed + excluded.completed`,
+
+  /**
+   * Jobs ended per queue in windows that overlap the last minute (bucket > @minute)
+   * and the last hour (bucket > @hour). Params: minute, hour.
+   */
+  queueStatsWindows: `
+    SELECT queue,
+           sum(CASE WHEN bucket > @minute THEN completed ELSE 0 END) AS completed_minute,
+           sum(CASE WHEN bucket > @minute THEN failed ELSE 0 END) AS failed_minute,
+           sum(completed) AS completed_hour, sum(failed) AS failed_hour
+    FROM offload_queue_stats WHERE bucket > @hour GROUP BY queue`,
+
+  /** Result: completed jobs stored, per queue. */
+  queueTotals: `SELECT queue, completed FROM offload_queue_totals WHERE completed <> 0`,
+
+  /** Queued jobs per queue and the earliest runAt among them: a covering walk of offload_jobs_ready. */
+  statsQueued: `SELECT queue, count(*) AS n, min(run_at) AS oldest FROM offload_jobs WHERE status = 'queued' GROUP BY queue`,
+
+  /** Scheduled jobs per queue, split into due (run_at <= @now, counted as queued) and not. Walks offload_jobs_scheduled. */
+  statsScheduled: `
+    SELECT queue, run_at <= @now AS due, count(*) AS n, min(run_at) AS oldest
+    FROM offload_jobs WHERE status = 'scheduled' GROUP BY queue, due`,
+
+  /** Running jobs per queue. Walks offload_jobs_running. */
+  statsRunning: `SELECT queue, count(*) AS n FROM offload_jobs WHERE status = 'running' GROUP BY queue`,
+
+  /** Failed and cancelled jobs per queue. Walks offload_jobs_failed. */
+  statsFailedCancelled: `SELECT queue, status, count(*) AS n FROM offload_jobs WHERE status IN ('failed', 'cancelled') GROUP BY queue, status`,
+
+  /** Params: scope, key. Result: the key's record, expired or not. */
+  idempotencyGet: `SELECT fingerprint, job_id, deduplicated, expires_at FROM offload_idempotency_keys WHERE scope = @scope AND key = @key`,
+
+  /** Remember a key (replacing an expired or orphaned record). Params: scope, key, fingerprint, jobId, deduplicated, now, expiresAt. */
+  idempotencyPut: `
+    INSERT OR REPLACE INTO offload_idempotency_keys (scope, key, fingerprint, job_id, deduplicated, created_at, expires_at)
+    VALUES (@scope, @key, @fingerprint, @jobId, @deduplicated, @now, @expiresAt)`,
+
+  /** Delete up to 100 expired keys, oldest first, through offload_idempotency_keys_expiry. Params: now. */
+  idempotencyPrune: `
+    DELETE FROM offload_idempotency_keys
+    WHERE (scope, key) IN (SELECT scope, key FROM offload_idempotency_keys WHERE expires_at <= @now ORDER BY expires_at LIMIT 100)`,
 } as const;

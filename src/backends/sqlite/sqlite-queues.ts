@@ -1,0 +1,127 @@
+import type Database from "better-sqlite3";
+import type { QueueStats } from "../../backend/types.js";
+import { JOB_STATES, type JobState } from "../../job/states.js";
+import type { SQL } from "./statements.js";
+
+type Statements = { [K in keyof typeof SQL]: Database.Statement };
+
+/** Width of one window of offload_queue_stats. "The last minute" may reach up to this much further back. */
+export const STATS_BUCKET_MS = 10_000;
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+/** Jobs that ended completed or failed in one transaction, per queue. */
+export class EndedJobs {
+  private readonly byQueue = new Map<string, { completed: number; failed: number }>();
+
+  add(queue: string, outcome: "completed" | "failed"): void {
+    let entry = this.byQueue.get(queue);
+    if (!entry) {
+      entry = { completed: 0, failed: 0 };
+      this.byQueue.set(queue, entry);
+    }
+    entry[outcome]++;
+  }
+
+  get size(): number {
+    return this.byQueue.size;
+  }
+
+  entries(): IterableIterator<[string, { completed: number; failed: number }]> {
+    return this.byQueue.entries();
+  }
+}
+
+/**
+ * Writes the windows and totals of offload_queue_stats and
+ * offload_queue_totals inside the caller's transaction: one upsert per queue
+ * that had endings, so a batch of 100 completions costs two statements.
+ * Windows older than an hour are dropped when a new window opens, at most
+ * once per 10 s per process.
+ */
+export class QueueCounters {
+  private lastBucket = Number.NaN;
+
+  constructor(private readonly stmt: () => Statements) {}
+
+  record(ended: EndedJobs, now: number): void {
+    if (ended.size === 0) return;
+    const stmt = this.stmt();
+    const bucket = now - (now % STATS_BUCKET_MS);
+    if (bucket !== this.lastBucket) {
+      this.lastBucket = bucket;
+      stmt.queueStatsPrune.run({ before: bucket - HOUR_MS - STATS_BUCKET_MS });
+    }
+    for (const [queue, { completed, failed }] of ended.entries()) {
+      stmt.queueStatsBump.run({ bucket, completed, failed, queue });
+      if (completed > 0) stmt.queueTotalsAdd.run({ delta: completed, queue });
+    }
+  }
+
+  /** Completed jobs left the table (deleted or pruned). */
+  removeCompleted(queue: string, count: number): void {
+    if (count > 0) this.stmt().queueTotalsAdd.run({ delta: -count, queue });
+  }
+}
+
+/**
+ * Reads every queue's statistics from the indexes of unfinished, failed and
+ * cancelled jobs and from the counter tables: no statement reads completed
+ * rows, so the cost follows the number of unfinished jobs, not the size of
+ * the table.
+ */
+export function readQueueStats(stmt: Statements, now: number): QueueStats[] {
+  const byQueue = new Map<string, QueueStats>();
+  const entry = (queue: string): QueueStats => {
+    let stats = byQueue.get(queue);
+    if (!stats) {
+      stats = {
+        counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>,
+        lastHour: { completed: 0, failed: 0 },
+        lastMinute: { completed: 0, failed: 0 },
+        oldestQueuedAt: null,
+        paused: false,
+        queue,
+      };
+      byQueue.set(queue, stats);
+    }
+    return stats;
+  };
+  const older = (a: number | null, b: number): number => (a === null ? b : Math.min(a, b));
+
+  for (const row of stmt.statsQueued.all() as { n: number; oldest: number; queue: string }[]) {
+    const stats = entry(row.queue);
+    stats.counts.queued += row.n;
+    stats.oldestQueuedAt = older(stats.oldestQueuedAt, row.oldest);
+  }
+  for (const row of stmt.statsScheduled.all({ now }) as { due: number; n: number; oldest: number; queue: string }[]) {
+    const stats = entry(row.queue);
+    if (row.due) {
+      // Due but not yet promoted by a claim: to anyone looking, queued.
+      stats.counts.queued += row.n;
+      stats.oldestQueuedAt = older(stats.oldestQueuedAt, row.oldest);
+    } else {
+      stats.counts.scheduled += row.n;
+    }
+  }
+  for (const row of stmt.statsRunning.all() as { n: number; queue: string }[]) entry(row.queue).counts.running += row.n;
+  for (const row of stmt.statsFailedCancelled.all() as { n: number; queue: string; status: "cancelled" | "failed" }[]) {
+    entry(row.queue).counts[row.status] += row.n;
+  }
+  for (const row of stmt.queueTotals.all() as { completed: number; queue: string }[]) entry(row.queue).counts.completed += row.completed;
+  const windows = stmt.queueStatsWindows.all({ hour: now - HOUR_MS - STATS_BUCKET_MS, minute: now - MINUTE_MS - STATS_BUCKET_MS }) as {
+    completed_hour: number;
+    completed_minute: number;
+    failed_hour: number;
+    failed_minute: number;
+    queue: string;
+  }[];
+  for (const row of windows) {
+    if (row.completed_hour === 0 && row.failed_hour === 0) continue;
+    const stats = entry(row.queue);
+    stats.lastMinute = { completed: row.completed_minute, failed: row.failed_minute };
+    stats.lastHour = { completed: row.completed_hour, failed: row.failed_hour };
+  }
+  for (const row of stmt.queuesPaused.all() as { paused_at: number; queue: string }[]) entry(row.queue).paused = true;
+  return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+}

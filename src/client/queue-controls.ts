@@ -1,0 +1,100 @@
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import type { QueueStats, QueueThroughput } from "../backend/types.js";
+import type { JobState } from "../job/states.js";
+import { durationSchema, MAX_TIMER_MS, tokenStringSchema } from "../job/validate.js";
+
+/** Jobs of a queue that ended in a window of time. */
+export interface QueueThroughputView {
+  completed: number;
+  failed: number;
+  /** `completed` + `failed`: jobs that reached a final outcome (a retried attempt is not one). */
+  processed: number;
+}
+
+/** One queue as {@link Offload.queueStats} and `GET /api/queues` show it. */
+export interface QueueSummary {
+  /** Jobs by state; a scheduled job whose time has come counts as queued. */
+  counts: Record<JobState, number>;
+  /** Jobs that ended in the last hour (counted in 10 s windows, so up to 10 s more). */
+  lastHour: QueueThroughputView;
+  /** Jobs that ended in the last minute (counted in 10 s windows, so up to 10 s more). */
+  lastMinute: QueueThroughputView;
+  /** Milliseconds the longest-waiting ready job has waited since it became due; null when none waits. */
+  oldestQueuedAgeMs: number | null;
+  /** True while paused: jobs are accepted, no worker claims them. */
+  paused: boolean;
+  /** The queue's name. */
+  queue: string;
+}
+
+function throughput(t: QueueThroughput): QueueThroughputView {
+  return { completed: t.completed, failed: t.failed, processed: t.completed + t.failed };
+}
+
+const ZERO: QueueThroughput = { completed: 0, failed: 0 };
+
+/**
+ * The engine's statistics as the public API shows them, plus a zero entry for
+ * each queue of a defined job type that has no jobs yet, so a new
+ * deployment lists its queues before the first enqueue.
+ */
+export function summarizeQueues(stats: readonly QueueStats[], definedQueues: Iterable<string>, now: number): QueueSummary[] {
+  const byName = new Map<string, QueueSummary>();
+  for (const s of stats) {
+    byName.set(s.queue, {
+      counts: { ...s.counts },
+      lastHour: throughput(s.lastHour),
+      lastMinute: throughput(s.lastMinute),
+      oldestQueuedAgeMs: s.oldestQueuedAt === null ? null : Math.max(0, now - s.oldestQueuedAt),
+      paused: s.paused,
+      queue: s.queue,
+    });
+  }
+  for (const queue of definedQueues) {
+    if (byName.has(queue)) continue;
+    byName.set(queue, {
+      counts: { cancelled: 0, completed: 0, failed: 0, queued: 0, running: 0, scheduled: 0 },
+      lastHour: throughput(ZERO),
+      lastMinute: throughput(ZERO),
+      oldestQueuedAgeMs: null,
+      paused: false,
+      queue,
+    });
+  }
+  return [...byName.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+}
+
+/** How long an idempotency key is remembered by default: 24 hours, as common HTTP APIs do. */
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+
+/** Options of {@link Offload.enqueueIdempotent}. */
+export interface IdempotencyOptions {
+  /** The key: 1-200 characters, no control characters. */
+  key: string;
+  /** Keys of different scopes never meet, e.g. one per user or API token. Default `""`. */
+  scope?: string;
+  /** How long the key is remembered. Default `"24h"`. */
+  ttl?: number | string;
+}
+
+export const idempotencyOptionsSchema = z
+  .object({
+    key: tokenStringSchema,
+    scope: z.string().max(300).optional(),
+    ttl: durationSchema.refine((ms) => ms >= 1 && ms <= MAX_TIMER_MS, `must be from 1ms to ${MAX_TIMER_MS}ms (about 24.8 days)`).optional(),
+  })
+  .strict();
+
+/** JSON with object keys sorted at every level, so `{a, b}` and `{b, a}` are one request. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+  });
+}
+
+/** SHA-256 of the request's canonical JSON: what "the same request" means for an idempotency key. */
+export function requestFingerprint(request: { options: unknown; payload: unknown; type: string }): string {
+  return createHash("sha256").update(canonicalJson(request)).digest("hex");
+}
