@@ -1,13 +1,13 @@
-import { createOffload, OffloadError, type JobState, type JobView, type Offload } from "../index.js";
-import { createCliLogger } from "./cli-logger.js";
+import { createOffload, type JobState, type JobView } from "../index.js";
 import { describeDatabase, describeError, describeProgress, formatPercent, jobDetail, localDateTime, table, truncate } from "./format.js";
+import { withSource, type SourceOptions } from "./source.js";
 
 /** Options every command that opens the database takes. */
 export interface DatabaseOption {
   database?: string;
 }
 
-export interface ListOptions extends DatabaseOption {
+export interface ListOptions extends SourceOptions {
   cursor?: string;
   json?: boolean;
   limit?: number;
@@ -19,20 +19,11 @@ export interface ListOptions extends DatabaseOption {
 
 const print = (text: string) => void process.stdout.write(`${text}\n`);
 
-async function withOffload<T>(options: DatabaseOption, task: (offload: Offload) => Promise<T>): Promise<T> {
-  const offload = createOffload({ logger: createCliLogger(), ...(options.database === undefined ? {} : { database: options.database }) });
-  try {
-    return await task(offload);
-  } finally {
-    await offload.close();
-  }
-}
-
 /** `offload jobs list`: newest first, a table or `{ items, nextCursor }` as JSON. */
 export function listJobsCommand(options: ListOptions): Promise<void> {
-  return withOffload(options, async (offload) => {
-    const page = await offload.listJobs({
-      cursor: options.cursor ?? null,
+  return withSource(options, async (source) => {
+    const page = await source.listJobs({
+      ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
       limit: options.limit ?? 20,
       ...(options.owner === undefined ? {} : { owner: options.owner }),
       ...(options.queue === undefined ? {} : { queue: options.queue }),
@@ -62,15 +53,10 @@ export function listJobsCommand(options: ListOptions): Promise<void> {
   });
 }
 
-function notFound(id: string): OffloadError {
-  return new OffloadError("OFFLOAD_ERR_JOB_NOT_FOUND", `No job has id ${id}`);
-}
-
 /** `offload jobs show <id>`: every field, or the JobView as JSON. */
-export function showJobCommand(id: string, options: DatabaseOption & { json?: boolean }): Promise<void> {
-  return withOffload(options, async (offload) => {
-    const job = await offload.getJob(id);
-    if (!job) throw notFound(id);
+export function showJobCommand(id: string, options: SourceOptions & { json?: boolean }): Promise<void> {
+  return withSource(options, async (source) => {
+    const job = await source.getJob(id);
     print(options.json ? JSON.stringify(job, null, 2) : describeJob(job));
   });
 }
@@ -109,9 +95,9 @@ function json(value: unknown): string {
 }
 
 /** `offload jobs cancel <id>`. */
-export function cancelJobCommand(id: string, options: DatabaseOption & { json?: boolean }): Promise<void> {
-  return withOffload(options, async (offload) => {
-    const job = await offload.cancel(id);
+export function cancelJobCommand(id: string, options: SourceOptions & { json?: boolean }): Promise<void> {
+  return withSource(options, async (source) => {
+    const job = await source.cancel(id);
     if (options.json) print(JSON.stringify(job, null, 2));
     else if (job.status === "cancelled") print(`Cancelled ${job.id} (${job.type}).`);
     else print(`Cancellation requested for ${job.id} (${job.type}): it is running. Its worker aborts it at its next heartbeat (or, if that worker is gone, once its lease expires) and it ends cancelled.`);
@@ -119,9 +105,9 @@ export function cancelJobCommand(id: string, options: DatabaseOption & { json?: 
 }
 
 /** `offload jobs retry <id>`. */
-export function retryJobCommand(id: string, options: DatabaseOption & { json?: boolean }): Promise<void> {
-  return withOffload(options, async (offload) => {
-    const job = await offload.retry(id);
+export function retryJobCommand(id: string, options: SourceOptions & { json?: boolean }): Promise<void> {
+  return withSource(options, async (source) => {
+    const job = await source.retry(id);
     if (options.json) print(JSON.stringify(job, null, 2));
     else print(`Queued ${job.id} (${job.type}) again, with a fresh set of ${job.maxAttempts} attempts.`);
   });

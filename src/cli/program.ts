@@ -2,8 +2,12 @@ import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { JOB_STATES, type JobState } from "../index.js";
 import { parseDuration } from "../job/duration.js";
+import { NAME_PATTERN } from "../job/validate.js";
+import { enqueueCommand, type EnqueueCommandOptions } from "./enqueue-command.js";
 import { cancelJobCommand, listJobsCommand, migrateCommand, retryJobCommand, showJobCommand } from "./jobs-commands.js";
+import { listQueuesCommand, setQueuePausedCommand, statsCommand } from "./queues-commands.js";
 import { runWorker } from "./run-worker.js";
+import type { SourceOptions } from "./source.js";
 
 function version(): string {
   // src/cli and dist/cli both sit two levels below package.json.
@@ -24,12 +28,48 @@ function duration(value: string): number {
   return parsed.ms;
 }
 
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return Number(value);
+  };
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+function jsonArgument(value: string): unknown {
+  try {
+    return JSON.parse(value) as unknown;
+  } catch (error) {
+    throw new InvalidArgumentError(`expected JSON, such as '{"minutes":0.1}' (quoted for the shell): ${(error as Error).message}`);
+  }
+}
+
+function name(value: string): string {
+  if (!NAME_PATTERN.test(value)) throw new InvalidArgumentError("expected 1-100 characters of letters, digits and . _ : - starting with a letter or digit");
+  return value;
+}
+
+function isoDateTime(value: string): string {
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError("expected an ISO 8601 date-time with a zone, such as 2030-01-31T09:00:00Z");
+  }
+  return value;
+}
+
 const databaseOption = () => new Option("--database <url>", "database URL, e.g. sqlite:./data/offload.db (default: env OFFLOAD_DATABASE, else sqlite:./data/offload.db)");
 const concurrencyOption = () => new Option("--concurrency <n>", "jobs run at once, per queue (default: 10)").argParser(positiveInt(10_000));
+const urlOption = () => new Option("--url <url>", "talk to an Offload server at this URL instead of the database (default: env OFFLOAD_URL, unless --database is given)");
+const tokenOption = () => new Option("--token <token>", "bearer token for --url (default: env OFFLOAD_TOKEN)");
+const jsonOption = (what: string) => new Option("--json", `print ${what} as JSON`);
+
+/** `--database`, `--url` and `--token`: where a job command finds the jobs. */
+function withSourceOptions(command: Command): Command {
+  return command.addOption(databaseOption()).addOption(urlOption()).addOption(tokenOption());
+}
+
 const graceOption = () =>
   new Option("--grace <duration>", "on SIGINT/SIGTERM, how long running jobs may take to finish before they are put back in the queue, e.g. 30s").argParser(duration).default(10_000, "10s");
 
@@ -93,8 +133,7 @@ TypeScript modules load when tsx is installed.`,
 
   const jobs = program.command("jobs").description("list, show, cancel and retry jobs");
 
-  jobs
-    .command("list")
+  withSourceOptions(jobs.command("list"))
     .description("list jobs, newest first")
     .addOption(new Option("--status <state>", "only jobs in this state").choices(JOB_STATES))
     .option("--queue <name>", "only jobs of this queue")
@@ -103,34 +142,69 @@ TypeScript modules load when tsx is installed.`,
     .addOption(new Option("--limit <n>", "at most this many jobs, 1 to 500").argParser(positiveInt(500)).default(20))
     .option("--cursor <cursor>", "the next page, as printed after a full page")
     .option("--json", "print { items, nextCursor } as JSON")
-    .addOption(databaseOption())
-    .action(async (o: { cursor?: string; database?: string; json?: boolean; limit: number; owner?: string; queue?: string; status?: JobState; type?: string }) =>
+    .action(async (o: SourceOptions & { cursor?: string; json?: boolean; limit: number; owner?: string; queue?: string; status?: JobState; type?: string }) =>
       listJobsCommand(o),
     );
 
-  jobs
-    .command("show")
+  withSourceOptions(jobs.command("show"))
     .description("show one job: payload, progress, result, errors")
     .argument("<id>", "job id")
     .option("--json", "print the job as JSON")
-    .addOption(databaseOption())
-    .action(async (id: string, o: { database?: string; json?: boolean }) => showJobCommand(id, o));
+    .action(async (id: string, o: SourceOptions & { json?: boolean }) => showJobCommand(id, o));
 
-  jobs
-    .command("cancel")
+  withSourceOptions(jobs.command("cancel"))
     .description("cancel a job: at once if it is waiting, by aborting its signal if it is running")
     .argument("<id>", "job id")
     .option("--json", "print the job as JSON")
-    .addOption(databaseOption())
-    .action(async (id: string, o: { database?: string; json?: boolean }) => cancelJobCommand(id, o));
+    .action(async (id: string, o: SourceOptions & { json?: boolean }) => cancelJobCommand(id, o));
 
-  jobs
-    .command("retry")
+  withSourceOptions(jobs.command("retry"))
     .description("run a failed or cancelled job again, with a fresh set of attempts")
     .argument("<id>", "job id")
     .option("--json", "print the job as JSON")
-    .addOption(databaseOption())
-    .action(async (id: string, o: { database?: string; json?: boolean }) => retryJobCommand(id, o));
+    .action(async (id: string, o: SourceOptions & { json?: boolean }) => retryJobCommand(id, o));
+
+  
+  withSourceOptions(program.command("enqueue"))
+    .description("enqueue a job; with --watch, follow its progress until it finishes")
+    .argument("<type>", "job type, e.g. demo.transcribe", name)
+    .argument("<json>", "the payload as JSON, e.g. '{\"minutes\":0.1}'", jsonArgument)
+    .option("--watch", "show a live progress bar until the job finishes, then a summary line; exit 1 unless it completed")
+    .addOption(jsonOption("the job (with --watch: the finished job)"))
+    .addOption(new Option("--priority <n>", "higher runs first, -1000000 to 1000000").argParser(integer(-1_000_000, 1_000_000)))
+    .addOption(new Option("--delay <duration>", "run no earlier than this long from now, e.g. 30s").argParser(duration).conflicts("runAt"))
+    .addOption(new Option("--run-at <iso>", "run no earlier than this time, e.g. 2030-01-31T09:00:00Z").argParser(isoDateTime))
+    .addOption(new Option("--attempts <n>", "maximum attempts, 1 to 1000 (default: the job type's)").argParser(integer(1, 1_000)))
+    .addOption(new Option("--timeout <duration>", "per-attempt time limit, e.g. 10m (default: the job type's)").argParser(duration))
+    .option("--unique-key <key>", "while an unfinished job of this type has this key, return it instead of enqueuing another")
+    .option("--owner <owner>", "who the job belongs to, e.g. a user id")
+    .addOption(new Option("--jobs <module>", "database mode: a job module defining the job type (repeatable)").argParser(collect))
+    .option("--no-demo", "database mode: do not define the demo job types")
+    .action(async (type: string, payload: unknown, o: EnqueueCommandOptions) => enqueueCommand(type, payload, o));
+
+  const queues = program.command("queues").description("show queues (the default), pause or resume one");
+
+  withSourceOptions(queues.command("list", { isDefault: true }))
+    .description("per queue: jobs by state, paused or not, jobs done and failed in the last minute and hour, the oldest wait")
+    .addOption(jsonOption("{ items }"))
+    .action(async (o: SourceOptions & { json?: boolean }) => listQueuesCommand(o));
+
+  withSourceOptions(queues.command("pause"))
+    .description("stop workers claiming jobs of a queue (running jobs finish; new jobs are still accepted)")
+    .argument("<name>", "queue name", name)
+    .addOption(jsonOption("{ queue, paused }"))
+    .action(async (queue: string, o: SourceOptions & { json?: boolean }) => setQueuePausedCommand(queue, true, o));
+
+  withSourceOptions(queues.command("resume"))
+    .description("let workers claim jobs of a paused queue again")
+    .argument("<name>", "queue name", name)
+    .addOption(jsonOption("{ queue, paused }"))
+    .action(async (queue: string, o: SourceOptions & { json?: boolean }) => setQueuePausedCommand(queue, false, o));
+
+  withSourceOptions(program.command("stats"))
+    .description("jobs by state, jobs done and failed in the last minute and hour, and the longest wait, over every queue")
+    .addOption(jsonOption("the figures"))
+    .action(async (o: SourceOptions & { json?: boolean }) => statsCommand(o));
 
   return program;
 }

@@ -306,6 +306,11 @@ export class Offload {
     return new Map([...(this.worker?.queues ?? [])].map(([queue, slot]) => [queue, slot.limit]));
   }
 
+  /** Slots of the running worker per queue: `limit`, and `used` by handlers not yet returned. Empty when not started. */
+  get workerSlots(): ReadonlyMap<string, { limit: number; used: number }> {
+    return new Map([...(this.worker?.queues ?? [])].map(([queue, slot]) => [queue, { limit: slot.limit, used: slot.used }]));
+  }
+
   /** Job counts by queue and state. */
   async queueCounts() {
     return (await this.backend()).queueCounts();
