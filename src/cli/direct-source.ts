@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createOffload, FINISHED_STATES, OffloadError, type EnqueuedJob, type JobView, type Offload } from "../index.js";
 import { createCliLogger } from "./cli-logger.js";
 import { describeDatabase } from "./format.js";
-import type { EnqueueRequest, JobListQuery, JobPage, JobSnapshot, JobsSource, QueueSummary } from "./source.js";
+import type { EnqueueRequest, JobListQuery, JobPage, JobSnapshot, JobsSource, QueuePauseState, QueueSummary } from "./source.js";
 
 /**
  * How often `watch` reads the job from the database. Events are local to the
@@ -56,16 +56,16 @@ export class DirectSource implements JobsSource {
     return this.offload.listJobs({ ...query, cursor: query.cursor ?? null });
   }
 
-  async pauseQueue(name: string): Promise<void> {
-    await this.offload.pauseQueue(name);
+  async pauseQueue(name: string): Promise<QueuePauseState> {
+    return pauseState(await this.offload.pauseQueue(name));
   }
 
   queues(): Promise<QueueSummary[]> {
     return this.offload.queueStats();
   }
 
-  async resumeQueue(name: string): Promise<void> {
-    await this.offload.resumeQueue(name);
+  async resumeQueue(name: string): Promise<QueuePauseState> {
+    return pauseState(await this.offload.resumeQueue(name));
   }
 
   retry(id: string): Promise<JobView> {
@@ -86,4 +86,8 @@ export class DirectSource implements JobsSource {
       await sleep(WATCH_POLL_MS, undefined, { signal });
     }
   }
+}
+
+function pauseState(state: { paused: boolean; pausedAt: number | null; queue: string }): QueuePauseState {
+  return { paused: state.paused, pausedAt: state.pausedAt === null ? null : new Date(state.pausedAt).toISOString(), queue: state.queue };
 }

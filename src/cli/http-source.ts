@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { FINISHED_STATES, type EnqueuedJob, type JobView } from "../index.js";
 import { CliError } from "./cli-error.js";
-import type { EnqueueRequest, JobListQuery, JobPage, JobSnapshot, JobsSource, QueueSummary } from "./source.js";
+import type { EnqueueRequest, JobListQuery, JobPage, JobSnapshot, JobsSource, QueuePauseState, QueueSummary } from "./source.js";
 import { parseEventStream } from "./sse.js";
 
 /** A request that gets no answer in this time fails; streams only wait this long for their headers. */
@@ -54,17 +54,16 @@ export class HttpSource implements JobsSource {
     return this.request("GET", `api/jobs?${params}`);
   }
 
-  async pauseQueue(name: string): Promise<void> {
-    await this.request("POST", `api/queues/${encodeURIComponent(name)}/pause`);
+  pauseQueue(name: string): Promise<QueuePauseState> {
+    return this.request("POST", `api/queues/${encodeURIComponent(name)}/pause`);
   }
 
   async queues(): Promise<QueueSummary[]> {
-    const body = await this.request<QueueSummary[] | { items: QueueSummary[] }>("GET", "api/queues");
-    return Array.isArray(body) ? body : body.items;
+    return (await this.request<{ items: QueueSummary[] }>("GET", "api/queues")).items;
   }
 
-  async resumeQueue(name: string): Promise<void> {
-    await this.request("POST", `api/queues/${encodeURIComponent(name)}/resume`);
+  resumeQueue(name: string): Promise<QueuePauseState> {
+    return this.request("POST", `api/queues/${encodeURIComponent(name)}/resume`);
   }
 
   retry(id: string): Promise<JobView> {

@@ -192,13 +192,13 @@ TypeScript modules load when tsx is installed.`,
   withSourceOptions(queues.command("pause"))
     .description("stop workers claiming jobs of a queue (running jobs finish; new jobs are still accepted)")
     .argument("<name>", "queue name", name)
-    .addOption(jsonOption("{ queue, paused }"))
+    .addOption(jsonOption("{ paused, pausedAt, queue }"))
     .action(async (queue: string, o: SourceOptions & { json?: boolean }) => setQueuePausedCommand(queue, true, o));
 
   withSourceOptions(queues.command("resume"))
     .description("let workers claim jobs of a paused queue again")
     .argument("<name>", "queue name", name)
-    .addOption(jsonOption("{ queue, paused }"))
+    .addOption(jsonOption("{ paused, pausedAt, queue }"))
     .action(async (queue: string, o: SourceOptions & { json?: boolean }) => setQueuePausedCommand(queue, false, o));
 
   withSourceOptions(program.command("stats"))

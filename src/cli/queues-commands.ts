@@ -39,9 +39,8 @@ function throughput(t: QueueSummary["lastMinute"]): string {
 /** `offload queues pause <name>` and `offload queues resume <name>`. */
 export function setQueuePausedCommand(name: string, paused: boolean, options: JsonOption): Promise<void> {
   return withSource(options, async (source) => {
-    if (paused) await source.pauseQueue(name);
-    else await source.resumeQueue(name);
-    if (options.json) print(JSON.stringify({ paused, queue: name }));
+    const state = paused ? await source.pauseQueue(name) : await source.resumeQueue(name);
+    if (options.json) print(JSON.stringify(state));
     else if (paused) print(`Paused queue ${name}: workers claim none of its jobs from now on; running jobs finish, and new jobs are still accepted.`);
     else print(`Resumed queue ${name}: workers claim its jobs again.`);
   });
@@ -99,7 +98,7 @@ export function statsCommand(options: JsonOption): Promise<void> {
     }
     const oldestQueue = queues.reduce<QueueSummary | null>((a, q) => (q.oldestQueuedAgeMs !== null && (a === null || q.oldestQueuedAgeMs > a.oldestQueuedAgeMs!) ? q : a), null);
     const rows: [string, string][] = [
-      ["source", source.description],
+      ["from", source.description],
       ["jobs", `${stats.total}: ${JOB_STATES.map((s) => `${stats.counts[s]} ${s}`).join(", ")}`],
       ["last minute", throughput(stats.lastMinute)],
       ["last hour", throughput(stats.lastHour)],

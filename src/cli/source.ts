@@ -39,6 +39,14 @@ export interface EnqueueRequest {
 /** One queue as `offload queues` shows it: the `Offload.queueStats()` item, also the `GET /api/queues` item. */
 export type { QueueSummary };
 
+/** A queue after `pause` or `resume`: the body of `POST /api/queues/:name/pause|resume`. */
+export interface QueuePauseState {
+  paused: boolean;
+  /** When the pause began (ISO 8601), or null. */
+  pausedAt: string | null;
+  queue: string;
+}
+
 /** What `watch` reports as a job moves: enough for a progress bar. */
 export type JobSnapshot = Pick<JobView, "attempt" | "id" | "maxAttempts" | "progress" | "status" | "type">;
 
@@ -56,14 +64,14 @@ export interface JobsSource {
   /** Throws `OFFLOAD_ERR_JOB_NOT_FOUND` (or the server's 404) for an unknown id. */
   getJob(id: string): Promise<JobView>;
   listJobs(query: JobListQuery): Promise<JobPage>;
-  pauseQueue(name: string): Promise<void>;
+  pauseQueue(name: string): Promise<QueuePauseState>;
   queues(): Promise<QueueSummary[]>;
-  resumeQueue(name: string): Promise<void>;
+  resumeQueue(name: string): Promise<QueuePauseState>;
   retry(id: string): Promise<JobView>;
   /**
    * Calls `onChange` with the job's state at once and on every change of
    * status or progress, and resolves with the whole job once it is finished.
-   * Rejects with `signal.reason` when `signal` aborts.
+   * Rejects once `signal` aborts.
    */
   watch(id: string, onChange: (job: JobSnapshot) => void, signal: AbortSignal): Promise<JobView>;
 }

@@ -42,7 +42,7 @@ describe("offload queues and offload stats (database mode)", () => {
 
     const resumed = await runCli(["queues", "resume", "default", "--json"], { env });
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.deepEqual(JSON.parse(resumed.stdout), { paused: false, queue: "default" });
+    assert.deepEqual(JSON.parse(resumed.stdout), { paused: false, pausedAt: null, queue: "default" });
 
     const stats = await runCli(["stats", "--json"], { env });
     assert.equal(stats.code, 0, stats.stderr);
