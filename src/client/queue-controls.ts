@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { QueueStats, QueueThroughput } from "../backend/types.js";
-import type { JobState } from "../job/states.js";
+import { JOB_STATES, type JobState } from "../job/states.js";
 import { durationSchema, MAX_TIMER_MS, tokenStringSchema } from "../job/validate.js";
 
 /** Jobs of a queue that ended in a window of time. */
@@ -43,7 +43,7 @@ export function summarizeQueues(stats: readonly QueueStats[], definedQueues: Ite
   const byName = new Map<string, QueueSummary>();
   for (const s of stats) {
     byName.set(s.queue, {
-      counts: { ...s.counts },
+      counts: Object.fromEntries(JOB_STATES.map((state) => [state, s.counts[state]])) as Record<JobState, number>,
       lastHour: throughput(s.lastHour),
       lastMinute: throughput(s.lastMinute),
       oldestQueuedAgeMs: s.oldestQueuedAt === null ? null : Math.max(0, now - s.oldestQueuedAt),
@@ -54,7 +54,7 @@ export function summarizeQueues(stats: readonly QueueStats[], definedQueues: Ite
   for (const queue of definedQueues) {
     if (byName.has(queue)) continue;
     byName.set(queue, {
-      counts: { cancelled: 0, completed: 0, failed: 0, queued: 0, running: 0, scheduled: 0 },
+      counts: Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>,
       lastHour: throughput(ZERO),
       lastMinute: throughput(ZERO),
       oldestQueuedAgeMs: null,
