@@ -46,8 +46,8 @@ function isPrototypeKey(key: string, value: unknown): boolean {
 
 /**
  * Walks a parsed value without recursion and refuses what Offload will not
- * store: prototype keys (`__proto__`, `constructor.prototype`) and NUL
- * characters, in keys or strings. Returns the dotted path of the first
+ * store: prototype keys (`__proto__`, `constructor.prototype`), NUL
+ * characters in keys or strings, numbers too large for a double. Returns the dotted path of the first
  * offence, or null.
  */
 function findForbidden(value: unknown): { message: string; path: string } | null {
@@ -58,6 +58,8 @@ function findForbidden(value: unknown): { message: string; path: string } | null
       if (v.includes("\u0000")) return { message: "must not contain the NUL character (\\u0000)", path };
       continue;
     }
+    // 1e400 parses to Infinity, which JSON would store as null: refuse it rather than change the value.
+    if (typeof v === "number" && !Number.isFinite(v)) return { message: "number out of range", path };
     if (v === null || typeof v !== "object") continue;
     if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push({ path: `${path}[${i}]`, value: v[i] });
@@ -76,7 +78,7 @@ function findForbidden(value: unknown): { message: string; path: string } | null
 /**
  * Parses a request body as JSON, or throws an `OFFLOAD_ERR_INVALID_INPUT`
  * naming what is wrong: malformed JSON (with the position), nesting deeper
- * than `maxDepth`, prototype keys, NUL characters.
+ * than `maxDepth`, prototype keys, NUL characters, numbers out of range.
  */
 export function parseJsonBody(text: string, limits: JsonLimits): unknown {
   if (text.trim() === "") throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "The request body is empty: send a JSON object, or no Content-Type and no body");
