@@ -40,6 +40,8 @@ function fromFastify(error: { code: string; message: string; statusCode?: number
     case "FST_ERR_BAD_URL":
     case "FST_ERR_INVALID_URL":
       return plain(400, "OFFLOAD_ERR_INVALID_INPUT", "Malformed URL");
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return plain(400, "OFFLOAD_ERR_INVALID_INPUT", "A part of the URL path is too long: job ids and queue names are at most 100 characters");
     default:
       break;
   }

@@ -1,11 +1,11 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import Fastify, { LogController, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from "fastify";
 import { z } from "zod";
 import { OffloadError, type ErrorCode } from "../errors.js";
 import { parseInput } from "../job/validate.js";
 import { tokensFromEnv, type TokenEntry } from "./auth.js";
-import { errorBody } from "./http-errors.js";
+import { errorBody, toHttpError } from "./http-errors.js";
 import { offloadHttp, type OffloadHttpOptions } from "./plugin.js";
 
 /** Options of {@link createServer}: the plugin's, and where to listen. */
@@ -85,6 +85,11 @@ export async function createServer(options: ServerOptions): Promise<OffloadServe
     bodyLimit: pluginOptions.bodyLimit ?? 1024 * 1024,
     clientErrorHandler,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
+    // Errors the router raises before any route or plugin runs (malformed URLs, overlong path parts).
+    frameworkErrors: (error, _request, reply) => {
+      const mapped = toHttpError(error, pluginOptions.bodyLimit ?? 1024 * 1024);
+      void (reply as FastifyReply).code(mapped.status).headers(mapped.headers).send(mapped.body);
+    },
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     // Failures are logged by the plugin's error handler; a line per request would drown the worker's own.
     logController: new LogController({ disableRequestLogging: true }),
