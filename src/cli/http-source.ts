@@ -83,20 +83,33 @@ export class HttpSource implements JobsSource {
     onChange(snapshot);
     let reconnects = 0;
     while (!FINISHED.has(snapshot.status)) {
-      const response = await this.send("GET", `api/jobs/${encodeURIComponent(id)}/events`, undefined, signal, "text/event-stream");
-      if (!response.body) throw new CliError(`${this.description} answered the event stream of job ${id} without a body`);
+      // One controller per stream: aborted when watching stops, and once the stream is done with, so its connection closes.
+      const stream = new AbortController();
+      const onAbort = () => stream.abort(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
       let received = false;
-      for await (const event of parseEventStream(response.body as unknown as AsyncIterable<Uint8Array>)) {
-        const data = parseJson(event.data);
-        if (!isObject(data)) continue;
-        received = true;
-        snapshot = mergeSnapshot(snapshot, isObject(data.job) ? data.job : data);
-        const key = JSON.stringify(snapshot);
-        if (key !== shown) {
-          shown = key;
-          onChange(snapshot);
+      try {
+        const response = await this.send("GET", `api/jobs/${encodeURIComponent(id)}/events`, undefined, stream.signal, "text/event-stream");
+        if (!response.body) throw new CliError(`${this.description} answered the event stream of job ${id} without a body`);
+        for await (const event of parseEventStream(response.body as unknown as AsyncIterable<Uint8Array>)) {
+          const data = parseJson(event.data);
+          if (!isObject(data)) continue;
+          received = true;
+          snapshot = mergeSnapshot(snapshot, isObject(data.job) ? data.job : data);
+          const key = JSON.stringify(snapshot);
+          if (key !== shown) {
+            shown = key;
+            onChange(snapshot);
+          }
+          if (FINISHED.has(snapshot.status)) break;
         }
-        if (FINISHED.has(snapshot.status)) break;
+      } catch (error) {
+        // A connection cut mid-stream is handled as an early end: read the job, then reconnect.
+        signal.throwIfAborted();
+        if (!(error instanceof TypeError)) throw error;
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+        stream.abort();
       }
       signal.throwIfAborted();
       if (FINISHED.has(snapshot.status)) break;
