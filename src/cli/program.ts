@@ -93,7 +93,7 @@ export function buildProgram(): Command {
     .addOption(databaseOption())
     .addOption(graceOption())
     .action(async (o: { concurrency?: number; database?: string; demo: boolean; grace: number; jobs?: string[] }) => {
-      await runWorker({ concurrency: o.concurrency, database: o.database, demo: true, enqueueDemo: o.demo, graceMs: o.grace, jobs: o.jobs ?? [] });
+      await runWorker({ concurrency: o.concurrency, database: o.database, demo: true, enqueueDemo: o.demo, graceMs: o.grace, jobs: o.jobs ?? [], serve: true });
     });
 
   program

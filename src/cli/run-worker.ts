@@ -19,6 +19,8 @@ export interface RunWorkerOptions {
   graceMs: number;
   /** Job modules, paths relative to the working directory. */
   jobs: readonly string[];
+  /** Serve the HTTP API beside the worker, on env `PORT` and `HOST` with the tokens of `OFFLOAD_TOKENS`/`OFFLOAD_TOKENS_FILE`. */
+  serve?: boolean;
 }
 
 /**
@@ -59,6 +61,8 @@ async function serve(offload: Offload, options: RunWorkerOptions, out: (line: st
   out(paint("bold", `Offload worker (pid ${process.pid})`));
   out(`  database   ${describeDatabase(offload.database)}`);
   out(`  job types  ${[...offload.jobTypes.keys()].sort().join(", ")}`);
+  // Loaded only here, so `offload worker` never loads Fastify.
+  const server = options.serve ? await startApi(offload, out) : null;
 
   const started = offload.start(options.concurrency === undefined ? {} : { concurrency: options.concurrency });
   void started.then(
@@ -84,8 +88,10 @@ async function serve(offload: Offload, options: RunWorkerOptions, out: (line: st
           : `${signal}: stopping. No new jobs are claimed; ${running === 1 ? "the running job gets" : `${running} running jobs get`} up to ${formatDuration(options.graceMs)} to finish, then ${running === 1 ? "it goes" : "they go"} back to the queue. Press Ctrl-C again to exit at once.`,
       );
       // A signal during start-up waits for it, so close() never races the worker being created.
+      // The API closes first (503 to requests still arriving, event streams ended), then the worker.
       stopping = started
         .catch(() => undefined)
+        .then(() => server?.close())
         .then(() => offload.close({ grace: options.graceMs }))
         .then(() => {
           for (const [id, type] of printer.running) printer.line(type, id, "released: back to queued, this attempt not counted");
@@ -119,7 +125,21 @@ async function serve(offload: Offload, options: RunWorkerOptions, out: (line: st
   } catch (error) {
     detach();
     removeSignalHandlers();
+    await server?.close();
     throw error;
   }
   await stopped;
+}
+
+/** Starts the HTTP API where env `PORT` and `HOST` say, and prints where it listens and who may call it. */
+async function startApi(offload: Offload, out: (line: string) => void) {
+  const { createServer, serverSettingsFromEnv } = await import("../http/index.js");
+  const { host, port, tokens } = serverSettingsFromEnv();
+  const server = await createServer({ host, offload, port, tokens });
+  const access =
+    tokens.length === 0
+      ? `no tokens (OFFLOAD_TOKENS): listening on ${server.host} only, every local caller is admin`
+      : `${tokens.length} token${tokens.length === 1 ? "" : "s"}, Authorization: Bearer <token>`;
+  out(`  http api   ${server.url}  (${access})`);
+  return server;
 }

@@ -31,7 +31,8 @@ export interface CliProcess {
 export function spawnCli(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliProcess {
   const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    // PORT 0: `offload start` serves the HTTP API, and parallel tests must not share a fixed port.
+    env: { ...process.env, NO_COLOR: "1", PORT: "0", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);

@@ -38,13 +38,13 @@ describe("offloadHttp plugin", () => {
   it("refuses bad options, naming the field", async () => {
     const app = Fastify();
     await assert.rejects(
-      app.register(offloadHttp, { offload: {} as never }).ready(),
+      async () => void (await app.register(offloadHttp, { offload: {} as never }).ready()),
       (error: unknown) => error instanceof OffloadError && /options\.offload/.test(error.message),
     );
     const app2 = Fastify();
     const offload = createOffload({ database: "sqlite::memory:", logger: false });
-    await assert.rejects(app2.register(offloadHttp, { offload, payloadLimit: -1 }).ready(), /options\.payloadLimit/);
-    await assert.rejects(Fastify().register(offloadHttp, { offload, tokens: "k=superuser" }).ready(), /unknown role "superuser"/);
+    await assert.rejects(async () => void (await app2.register(offloadHttp, { offload, payloadLimit: -1 }).ready()), /options\.payloadLimit/);
+    await assert.rejects(async () => void (await Fastify().register(offloadHttp, { offload, tokens: "k=superuser" }).ready()), /unknown role "superuser"/);
     await offload.close();
   });
 });
