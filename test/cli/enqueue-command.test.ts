@@ -6,8 +6,7 @@ import { killRunningClis, runCli, spawnCli, type CliProcess } from "./cli-proces
 
 describe("offload enqueue (database mode)", () => {
   const db = tempSqlite("offload-cli-enqueue");
-  // PORT 0: if `offload start` serves HTTP, it must not take a fixed port that parallel tests share.
-  const env = { OFFLOAD_DATABASE: db.url, PORT: "0" };
+  const env = { OFFLOAD_DATABASE: db.url };
   let worker: CliProcess;
 
   before(async () => {
