@@ -140,8 +140,9 @@ export interface Backend {
   /**
    * Per queue, sorted by name: counts by state, the paused flag, jobs
    * completed and failed in the last minute and hour, and the oldest ready
-   * job's `runAt`. Every queue with jobs or a pause is listed. Cheap enough to
-   * call on every metrics scrape: it must not read every finished job.
+   * job's `runAt`. Every queue with jobs, a pause, or jobs ended in the last
+   * hour is listed. Cheap enough to call on every metrics scrape: it must not
+   * read every finished job.
    */
   queueStats(params?: { now?: number }): Promise<QueueStats[]>;
 }
