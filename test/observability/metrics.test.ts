@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { z } from "zod";
+import { createServer } from "../../src/http/index.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { nextEvent } from "../helpers.js";
 import { gate, openOffload } from "../offload/fixture.js";
@@ -50,6 +51,23 @@ describe("createMetrics", () => {
     const text = await metrics.render();
     assert.deepEqual(promtoolCheck(text), { output: "", status: 0 }, text);
     assert.match(metrics.contentType, /^text\/plain; version=0\.0\.4/);
+  });
+
+  it("is what GET /metrics serves, with its content type, and that passes promtool too", { skip: PROMTOOL_MISSING }, async (t) => {
+    const offload = openOffload(t);
+    offload.define("metrics.ok", { schema }, async () => ({ ok: true }));
+    const server = await createServer({ offload, port: 0, tokens: "ops-key=read-only" });
+    t.after(() => server.close());
+    const completed = nextEvent(offload, "job:completed");
+    await offload.start({ concurrency: 1 });
+    await offload.enqueue("metrics.ok", { n: 1 });
+    await completed;
+    const response = await fetch(`${server.url}/metrics`, { headers: { authorization: "Bearer ops-key" } });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    assert.equal(sample(text, "offload_jobs_completed_total", { queue: "default", type: "metrics.ok" }), 1);
+    assert.deepEqual(promtoolCheck(text), { output: "", status: 0 }, text);
   });
 
   it("counts enqueued, completed, retried and failed jobs, with run time and start latency histograms", async (t) => {
