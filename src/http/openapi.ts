@@ -228,7 +228,7 @@ function paths(): Record<string, unknown> {
     },
     "/api/jobs/{id}/events": {
       get: {
-        description: "Events: `job` (the whole job: at once, then on every state change) and `progress` ({ id, attempt, progress }). The stream ends after the `job` event of a finished job.",
+        description: "Events: `job` (the whole job: at once, then on every state change) and `progress` ({ id, attempt, progress }). The stream ends after the `job` event of a finished job, or after a `deleted` event.",
         operationId: "streamJob",
         parameters: [idParam],
         responses: { 200: sse("Server-sent events of one job"), ...errors(400, ...authErrors, 404) },

@@ -15,6 +15,9 @@ export class SseStream {
   private readonly keepAlive: NodeJS.Timeout;
   private readonly closeListeners: (() => void)[] = [];
   private readonly res: ServerResponse;
+  /** Coalesced events waiting for the socket to drain, by key: only the latest of each is kept. */
+  private readonly pending = new Map<string, string>();
+  private waitingForDrain = false;
 
   constructor(request: FastifyRequest, reply: FastifyReply, extraHeaders: Record<string, string> = {}) {
     reply.hijack();
@@ -45,7 +48,37 @@ export class SseStream {
 
   /** Sends one event; its data is JSON on one line. Returns false once the stream is closed. */
   send(event: string, data: unknown): boolean {
-    return this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.flushPending();
+    return this.write(frame(event, data));
+  }
+
+  /**
+   * Sends an event that a later one of the same `key` makes obsolete (a job's
+   * progress). While the client keeps up, every one is sent at once; while
+   * the socket's buffer is full, only the latest of each key waits for it to
+   * drain, so a handler reporting progress in a tight loop cannot fill the
+   * server's memory through a slow client.
+   */
+  sendLatest(key: string, event: string, data: unknown): boolean {
+    if (this.closed || this.res.destroyed) return false;
+    if (!this.res.writableNeedDrain && this.pending.size === 0) return this.write(frame(event, data));
+    this.pending.delete(key); // re-inserted last: the waiting events keep the order of their latest versions
+    this.pending.set(key, frame(event, data));
+    if (!this.waitingForDrain) {
+      this.waitingForDrain = true;
+      this.res.once("drain", () => {
+        this.waitingForDrain = false;
+        this.flushPending();
+      });
+    }
+    return true;
+  }
+
+  private flushPending(): void {
+    if (this.pending.size === 0) return;
+    const frames = [...this.pending.values()];
+    this.pending.clear();
+    for (const text of frames) this.write(text);
   }
 
   /** Runs `listener` once, when the stream closes for any reason. */
@@ -56,6 +89,7 @@ export class SseStream {
 
   close(): void {
     if (this.closed) return;
+    this.flushPending();
     this.closed = true;
     clearInterval(this.keepAlive);
     for (const listener of this.closeListeners.splice(0)) {
@@ -73,4 +107,8 @@ export class SseStream {
     this.res.write(text);
     return true;
   }
+}
+
+function frame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

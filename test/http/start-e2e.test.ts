@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { killRunningClis, spawnCli } from "../cli/cli-process.js";
+import { killRunningClis, runCli, spawnCli } from "../cli/cli-process.js";
 import { tempSqlite } from "../helpers.js";
 import { openEvents } from "./server-fixture.js";
 
@@ -58,6 +58,22 @@ describe("offload start: the seed flow end to end", () => {
     } finally {
       cli.child.kill("SIGINT");
       await cli.waitForExit(15_000).catch(() => undefined);
+      db.cleanup();
+    }
+  });
+
+  it("refuses to serve another address than loopback without tokens, and bad PORT or token settings, saying what to set", async () => {
+    const db = tempSqlite("offload-e2e-refuse");
+    try {
+      const open = await runCli(["start", "--no-demo"], { env: { HOST: "0.0.0.0", OFFLOAD_DATABASE: db.url } });
+      assert.equal(open.code, 1);
+      assert.match(open.stderr, /^error: Refusing to listen on 0\.0\.0\.0 without tokens: .*OFFLOAD_TOKENS/m);
+      const port = await runCli(["start", "--no-demo"], { env: { OFFLOAD_DATABASE: db.url, PORT: "http" } });
+      assert.match(port.stderr, /^error: PORT: expected a port number/m);
+      const tokens = await runCli(["start", "--no-demo"], { env: { OFFLOAD_DATABASE: db.url, OFFLOAD_TOKENS: "k1=root" } });
+      assert.match(tokens.stderr, /^error: OFFLOAD_TOKENS entry 1: unknown role "root"/m);
+      assert.equal(tokens.code, 1);
+    } finally {
       db.cleanup();
     }
   });

@@ -76,7 +76,7 @@ class JobStream {
       const key = JSON.stringify(event.payload.progress);
       if (key === this.lastProgress) return;
       this.lastProgress = key;
-      this.stream.send("progress", { attempt: event.payload.attempt, id: this.id, progress: event.payload.progress });
+      this.stream.sendLatest("progress", "progress", { attempt: event.payload.attempt, id: this.id, progress: event.payload.progress });
       return;
     }
     if (event.name === "job:started") this.localAttempt = event.payload.attempt;
@@ -94,7 +94,8 @@ class JobStream {
         const job = await this.ctx.offload.getJob(this.id);
         if (this.stream.isClosed) return;
         if (!job) {
-          this.stream.send("error", errorBody("OFFLOAD_ERR_JOB_NOT_FOUND", `Job ${this.id} was deleted`));
+          // Not "error": EventSource gives that name to its own connection errors.
+          this.stream.send("deleted", errorBody("OFFLOAD_ERR_JOB_NOT_FOUND", `Job ${this.id} was deleted`));
           this.stream.close();
           return;
         }
@@ -114,7 +115,7 @@ class JobStream {
       this.stream.send("job", presentJob(job, this.ctx.options.exposeErrorStacks));
     } else if (progress !== this.lastProgress && this.localAttempt !== job.attempt) {
       this.lastProgress = progress;
-      this.stream.send("progress", { attempt: job.attempt, id: job.id, progress: job.progress });
+      this.stream.sendLatest("progress", "progress", { attempt: job.attempt, id: job.id, progress: job.progress });
     }
     if (isFinished(job.status)) this.stream.close();
   }
@@ -136,7 +137,8 @@ function presentEvent(event: HubEvent, exposeStacks: boolean): unknown {
 
 /** `GET /api/jobs/:id/events` and `GET /api/events?queue=`. */
 export function registerEventRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  app.get("/api/jobs/:id/events", { onRequest: authenticate(ctx, "read") }, async (request, reply) => {
+  // No HEAD twins: a HEAD of a stream would hold its connection open with nothing to say.
+  app.get("/api/jobs/:id/events", { exposeHeadRoute: false, onRequest: authenticate(ctx, "read") }, async (request, reply) => {
     const { id } = parseRequest(jobParamsSchema, request.params, "path");
     parseRequest(noQuerySchema, request.query, "query");
     const principal = principalOf(request);
@@ -145,7 +147,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HttpContext): voi
     new JobStream(ctx, stream, id).start(job);
   });
 
-  app.get("/api/events", { onRequest: authenticate(ctx, "read") }, async (request, reply) => {
+  app.get("/api/events", { exposeHeadRoute: false, onRequest: authenticate(ctx, "read") }, async (request, reply) => {
     const { queue } = parseRequest(eventsQuerySchema, request.query, "query");
     const principal = principalOf(request);
     const owner = ownerOf(principal);
@@ -154,13 +156,18 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HttpContext): voi
     let chain: Promise<void> = Promise.resolve();
     const unwatch = ctx.hub.watchAll((event) => {
       if (queue !== undefined && event.payload.queue !== queue) return;
+      const send = () => {
+        const data = presentEvent(event, ctx.options.exposeErrorStacks);
+        if (event.name === "job:progress") stream.sendLatest(`progress ${event.payload.id}`, event.name, data);
+        else stream.send(event.name, data);
+      };
       if (owner === null) {
-        stream.send(event.name, presentEvent(event, ctx.options.exposeErrorStacks));
+        send();
         return;
       }
       chain = chain.then(async () => {
         const jobOwner = await ctx.hub.ownerOf(event.payload.id).catch(() => undefined);
-        if (jobOwner === owner) stream.send(event.name, presentEvent(event, ctx.options.exposeErrorStacks));
+        if (jobOwner === owner) send();
       });
     });
     stream.onClose(unwatch);
