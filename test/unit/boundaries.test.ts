@@ -46,6 +46,12 @@ describe("module boundaries", () => {
     assert.deepEqual(offenders.map((f) => f.file), []);
   });
 
+  it("the HTTP layer imports neither the worker nor an engine: it goes through the client", () => {
+    const offenders = files.filter((f) => f.area === "http" && f.imports.some((i) => i.includes("worker/") || i.includes("backends/") || i === "better-sqlite3" || i === "pg"));
+    assert.deepEqual(offenders.map((f) => f.file), []);
+    assert.ok(files.some((f) => f.area === "http"));
+  });
+
   it("finds the source files it checks", () => {
     assert.ok(files.some((f) => f.file === "backends/sqlite/sqlite-backend.ts" && f.imports.includes("better-sqlite3")));
     assert.ok(files.some((f) => f.area === "worker"));
