@@ -79,8 +79,20 @@ export interface Backend {
    * Stores jobs in one transaction, in order. A job whose `uniqueKey` matches an
    * unfinished job of the same type is not stored; that job is returned with
    * `deduplicated: true`.
+   *
+   * With `tx`, the jobs are written on the application's own connection inside
+   * its open transaction (a `pg` client after `BEGIN`; on SQLite, a
+   * better-sqlite3 database in a transaction): they exist if and only if that
+   * transaction commits, and no worker sees them before.
    */
-  jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number }): Promise<JobInsertResult[]>;
+  jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number; tx?: unknown }): Promise<JobInsertResult[]>;
+
+  /**
+   * `jobInsertMany` with `tx`, synchronously, for engines whose driver is
+   * synchronous (`capabilities.transactionalEnqueue === "sync"`): a
+   * better-sqlite3 transaction function cannot span an `await`.
+   */
+  jobInsertManySync?(params: { jobs: readonly JobInsert[]; now?: number; tx: unknown }): JobInsertResult[];
 
   /** Newest first, with an opaque cursor. */
   jobList(params: { cursor?: string | null; filter: JobListFilter; limit: number; now?: number }): Promise<JobListResult>;
@@ -122,6 +134,12 @@ export interface BackendCapabilities {
   skipLocked: boolean;
   /** Engine name: `sqlite` or `postgres`. */
   engine: string;
+  /**
+   * How jobs are enqueued inside the application's transaction: `async`
+   * (`jobInsertMany({ tx })`, e.g. a pg client) or `sync` (also
+   * `jobInsertManySync`, for a better-sqlite3 database).
+   */
+  transactionalEnqueue: "async" | "sync";
 }
 
 /** What a worker asks `jobClaim` for. */
