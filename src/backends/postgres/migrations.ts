@@ -42,7 +42,9 @@ CREATE TABLE {{schema}}.jobs (
   run_at           bigint  NOT NULL,
   started_at       bigint,
   finished_at      bigint,
-  updated_at       bigint  NOT NULL
+  updated_at       bigint  NOT NULL,
+  -- Fencing by lease token alone is sound: only a running attempt holds one.
+  CONSTRAINT jobs_lease_only_while_running CHECK ((status = 'running') = (lease_token IS NOT NULL))
 );
 
 -- The claim index: only queued rows, in claim order.

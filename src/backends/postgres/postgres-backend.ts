@@ -472,15 +472,35 @@ export class PostgresBackend implements Backend {
   }
 
   async jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }> {
-    if (params.acks.length === 0) return { acks: [], claimed: await this.jobClaim({ ...params.claim, now: params.now ?? params.claim.now }) };
     const now = params.now ?? params.claim.now;
     const claim = { ...params.claim, now };
+    if (params.acks.length === 0) return { acks: [], claimed: await this.jobClaim(claim) };
     const wanted = claim.queues.some((q) => q.limit > 0);
-    // Two statements in one transaction: the claim sees the jobs the acks made ready (a retry without delay, a release).
-    return this.transaction(this.queryTimeoutMs, async (client) => {
-      const acks = await this.ackOn(client, params.acks, now ?? null);
-      return { acks, claimed: wanted ? await this.claimOn(client, claim) : [] };
-    });
+    // A release or an immediate retry makes its job claimable at once, and the claim must see it:
+    // two statements in a transaction. Otherwise (nearly always) one statement does both.
+    const readies = params.acks.some((a) => a.outcome === "released" || (a.outcome === "retry" && a.delayMs <= 0));
+    if (!wanted || readies) {
+      return this.transaction(this.queryTimeoutMs, async (client) => {
+        const acks = await this.ackOn(client, params.acks, now ?? null);
+        return { acks, claimed: wanted ? await this.claimOn(client, claim) : [] };
+      });
+    }
+    const { batch, results } = this.ackBatch(params.acks);
+    const queues = claim.queues.filter((q) => q.limit > 0);
+    const token = randomUUID();
+    const [row] = await this.withClient(this.queryTimeoutMs, (client) =>
+      this.query<{ acks: [number, JobState][]; claimed: ClaimedRow[] }>(client, this.sql.ackAndClaim, [
+        now ?? null,
+        JSON.stringify(batch),
+        queues.map((q) => q.queue),
+        queues.map((q) => q.limit),
+        claim.workerId,
+        token,
+        claim.leaseMs,
+      ]),
+    );
+    for (const [i, status] of row!.acks) results[i] = { applied: true, id: params.acks[i]!.id, status };
+    return { acks: results, claimed: this.toClaimed(row!.claimed, claim, token) };
   }
 
   private async claimOn(client: Queryable, params: ClaimParams): Promise<ClaimedJob[]> {
@@ -494,6 +514,10 @@ export class PostgresBackend implements Backend {
       token,
       params.leaseMs,
     ]);
+    return this.toClaimed(rows, params, token);
+  }
+
+  private toClaimed(rows: ClaimedRow[], params: ClaimParams, token: string): ClaimedJob[] {
     rows.sort(claimOrder);
     return rows.map((row) => {
       const at = num(row.claimed_at);
@@ -537,6 +561,20 @@ export class PostgresBackend implements Backend {
    * one statement per ack would have them.
    */
   private async ackOn(client: Queryable, acks: readonly JobAck[], now: number | null): Promise<JobAckResult[]> {
+    const { batch, results } = this.ackBatch(acks);
+    if (batch.length === 0) return results;
+    const rows = await this.query<{ i: number; status: JobState }>(client, this.sql.ack, [now, JSON.stringify(batch)]);
+    for (const row of rows) results[row.i] = { applied: true, id: acks[row.i]!.id, status: row.status };
+    return results;
+  }
+
+  /**
+   * The acks as the statements take them, and their results as if none
+   * applied. Acks apply in order; a lease is finished by its first ack, so
+   * later acks of the same lease are sent nowhere and reported as not
+   * applied, exactly as one statement per ack would have them.
+   */
+  private ackBatch(acks: readonly JobAck[]): { batch: object[]; results: JobAckResult[] } {
     const seen = new Set<string>();
     const batch: object[] = [];
     acks.forEach((ack, i) => {
@@ -554,11 +592,7 @@ export class PostgresBackend implements Backend {
         token: ack.leaseToken,
       });
     });
-    const results: JobAckResult[] = acks.map((ack) => ({ applied: false, id: ack.id, status: null }));
-    if (batch.length === 0) return results;
-    const rows = await this.query<{ i: number; status: JobState }>(client, this.sql.ack, [now, JSON.stringify(batch)]);
-    for (const row of rows) results[row.i] = { applied: true, id: acks[row.i]!.id, status: row.status };
-    return results;
+    return { batch, results: acks.map((ack) => ({ applied: false, id: ack.id, status: null })) };
   }
 
   async jobHeartbeatMany(params: { leaseMs: number; leases: readonly Lease[]; now?: number; workerId: string }): Promise<JobHeartbeatResult[]> {

@@ -10,6 +10,8 @@ import { UNFINISHED_STATES, sqlStateList } from "../../job/states.js";
  * - Each hot statement is one round trip and, where it can be, one implicit
  *   transaction: claims, acks, heartbeats and progress take arrays (or a JSON
  *   list) and touch every row of a batch in one statement.
+ * - Fencing: a write for an attempt applies only where `lease_token` is the
+ *   attempt's token; a CHECK constraint keeps tokens on running rows only.
  * - Claims lock with `FOR UPDATE SKIP LOCKED`, so any number of workers on any
  *   number of hosts claim side by side without waiting for each other, and
  *   update by `id = ANY(ARRAY(...))`: with `id IN (subquery)` the planner
@@ -35,6 +37,62 @@ export function buildStatements(schema: string) {
   const LEASE_EXPIRED_ERROR = `jsonb_build_object('attempt', j.attempt, 'at', c.now, 'code', 'lease_expired',
       'message', 'Lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped renewing it (crashed, hung or cut off)',
       'stack', NULL)`;
+
+  /** The rows a claim takes: per queue, queued and due scheduled jobs in claim order, rows others hold skipped. */
+  const picked = (queues: string, limits: string) => `picked AS (
+        SELECT p.id
+        FROM c, unnest(${queues}::text[], ${limits}::int[]) AS q(name, lim)
+        CROSS JOIN LATERAL (
+          SELECT u.id FROM (
+            SELECT * FROM (SELECT id, priority, run_at FROM ${jobs}
+                           WHERE status = 'queued' AND queue = q.name
+                           ORDER BY priority DESC, run_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) ready
+            UNION ALL
+            SELECT * FROM (SELECT id, priority, run_at FROM ${jobs}
+                           WHERE status = 'scheduled' AND queue = q.name AND run_at <= c.now
+                           ORDER BY priority DESC, run_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) due
+          ) u
+          ORDER BY u.priority DESC, u.run_at, u.id LIMIT q.lim
+        ) p
+      )`;
+
+  /** Starts an attempt of each picked job: counts it, gives it the lease. */
+  const claimUpdate = (workerId: string, token: string, leaseMs: string) => `UPDATE ${jobs} j
+      SET status = 'running', attempt = j.attempt + 1, worker_id = ${workerId}, lease_token = ${token},
+          lease_expires_at = c.now + ${leaseMs}::bigint, started_at = c.now, updated_at = c.now
+      FROM c
+      WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+      RETURNING ${CLAIMED}, c.now AS claimed_at`;
+
+  /** The acks of a batch, from a JSON list parameter. */
+  const ackList = (param: string) => `a AS (SELECT * FROM json_to_recordset(${param}::json)
+        AS x(i int, id uuid, token text, outcome text, result json, error jsonb, delay_ms bigint, progress json))`;
+
+  /**
+   * Finishes the attempts of ackList `a`. An ack applies only while its job
+   * runs under its token. A retry, failure or release of a job whose
+   * cancellation was requested ends it cancelled. Rows are found by primary
+   * key (`id = ANY(ARRAY(...))`): joined on the running index instead, the
+   * planner walks every dead entry that completed jobs left there (a bitmap
+   * scan never marks them dead), tens of thousands between two vacuums.
+   * For the same reason the lease token alone fences (no `status =
+   * 'running'`, which would invite that index): the table's check
+   * constraint keeps a token on running rows only.
+   */
+  const ackUpdate = `UPDATE ${jobs} j
+      SET status = ${ACK_STATUS},
+          result = CASE WHEN a.outcome = 'completed' THEN a.result ELSE j.result END,
+          error = CASE WHEN a.outcome = 'completed' THEN NULL ELSE coalesce(a.error, j.error) END,
+          errors = CASE WHEN a.outcome <> 'completed' AND a.error IS NOT NULL THEN j.errors || jsonb_build_array(a.error) ELSE j.errors END,
+          progress = coalesce(a.progress, j.progress),
+          attempt = CASE WHEN a.outcome = 'released' AND NOT j.cancel_requested THEN j.attempt - 1 ELSE j.attempt END,
+          run_at = CASE WHEN a.outcome = 'retry' AND NOT j.cancel_requested THEN c.now + a.delay_ms ELSE j.run_at END,
+          started_at = CASE WHEN a.outcome = 'released' AND NOT j.cancel_requested THEN NULL ELSE j.started_at END,
+          finished_at = CASE WHEN ${ACK_STATUS} IN ('completed', 'failed', 'cancelled') THEN c.now END,
+          updated_at = c.now, ${LEASE_CLEARED}
+      FROM c, a
+      WHERE j.id = ANY(ARRAY(SELECT id FROM a)) AND j.id = a.id AND j.lease_token = a.token
+      RETURNING a.i, j.status`;
 
   return {
     /** Result: the database clock in epoch ms. */
@@ -82,62 +140,43 @@ export function buildStatements(schema: string) {
      */
     claim: `
       WITH c AS (SELECT ${NOW} AS now),
-      picked AS (
-        SELECT p.id
-        FROM c, unnest($2::text[], $3::int[]) AS q(name, lim)
-        CROSS JOIN LATERAL (
-          SELECT u.id FROM (
-            SELECT * FROM (SELECT id, priority, run_at FROM ${jobs}
-                           WHERE status = 'queued' AND queue = q.name
-                           ORDER BY priority DESC, run_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) ready
-            UNION ALL
-            SELECT * FROM (SELECT id, priority, run_at FROM ${jobs}
-                           WHERE status = 'scheduled' AND queue = q.name AND run_at <= c.now
-                           ORDER BY priority DESC, run_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) due
-          ) u
-          ORDER BY u.priority DESC, u.run_at, u.id LIMIT q.lim
-        ) p
-      )
-      UPDATE ${jobs} j
-      SET status = 'running', attempt = j.attempt + 1, worker_id = $4, lease_token = $5,
-          lease_expires_at = c.now + $6::bigint, started_at = c.now, updated_at = c.now
-      FROM c
-      WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
-      RETURNING ${CLAIMED}, c.now AS claimed_at`,
+      ${picked("$2", "$3")}
+      ${claimUpdate("$4", "$5", "$6")}`,
 
     /**
      * Finish attempts, every outcome in one statement. Params: now, acks (JSON
      * list of { i, id, token, outcome, result, error, delay_ms, progress }, at
-     * most one per lease). An ack applies only while its job runs under its
-     * token. A retry, failure or release of a job whose cancellation was
-     * requested ends it cancelled. Result: the index and new status of each
-     * applied ack.
+     * most one per lease). Result: the index and new status of each applied ack.
      */
     ack: `
+      WITH c AS (SELECT ${NOW} AS now), ${ackList("$2")}
+      ${ackUpdate}`,
+
+    /**
+     * Acks and a claim in one statement, one round trip and one commit: the
+     * worker's steady state. Only for acks that make no job claimable at once
+     * (completed, failed, cancelled, retry after a delay): the claim reads the
+     * snapshot from before the acks, so a release or an immediate retry goes
+     * through {@link ack} then {@link claim} in a transaction instead. The two
+     * updates touch disjoint rows (running ones; queued and due ones). Params:
+     * now, acks, queues, limits, workerId, leaseToken, leaseMs. Result: one row,
+     * `acks` as [[index, status], ...] and `claimed` as the claimed rows (JSON).
+     */
+    ackAndClaim: `
       WITH c AS (SELECT ${NOW} AS now),
-      a AS (SELECT * FROM json_to_recordset($2::json)
-              AS x(i int, id uuid, token text, outcome text, result json, error jsonb, delay_ms bigint, progress json))
-      UPDATE ${jobs} j
-      SET status = ${ACK_STATUS},
-          result = CASE WHEN a.outcome = 'completed' THEN a.result ELSE j.result END,
-          error = CASE WHEN a.outcome = 'completed' THEN NULL ELSE coalesce(a.error, j.error) END,
-          errors = CASE WHEN a.outcome <> 'completed' AND a.error IS NOT NULL THEN j.errors || jsonb_build_array(a.error) ELSE j.errors END,
-          progress = coalesce(a.progress, j.progress),
-          attempt = CASE WHEN a.outcome = 'released' AND NOT j.cancel_requested THEN j.attempt - 1 ELSE j.attempt END,
-          run_at = CASE WHEN a.outcome = 'retry' AND NOT j.cancel_requested THEN c.now + a.delay_ms ELSE j.run_at END,
-          started_at = CASE WHEN a.outcome = 'released' AND NOT j.cancel_requested THEN NULL ELSE j.started_at END,
-          finished_at = CASE WHEN ${ACK_STATUS} IN ('completed', 'failed', 'cancelled') THEN c.now END,
-          updated_at = c.now, ${LEASE_CLEARED}
-      FROM c, a
-      WHERE j.id = a.id AND j.lease_token = a.token AND j.status = 'running'
-      RETURNING a.i, j.status`,
+      ${ackList("$2")},
+      acked AS (${ackUpdate}),
+      ${picked("$3", "$4")},
+      claimed AS (${claimUpdate("$5", "$6", "$7")})
+      SELECT (SELECT coalesce(json_agg(json_build_array(acked.i, acked.status)), '[]'::json) FROM acked) AS acks,
+             (SELECT coalesce(json_agg(claimed), '[]'::json) FROM claimed) AS claimed`,
 
     /** Renew leases. Params: now, ids, tokens, leaseMs. Result: id, token and cancel_requested of each renewed lease. */
     heartbeat: `
       WITH c AS (SELECT ${NOW} AS now)
       UPDATE ${jobs} j SET lease_expires_at = c.now + $4::bigint
       FROM c, unnest($2::uuid[], $3::text[]) AS l(id, token)
-      WHERE j.id = l.id AND j.lease_token = l.token AND j.status = 'running'
+      WHERE j.id = ANY($2::uuid[]) AND j.id = l.id AND j.lease_token = l.token
       RETURNING j.id, j.lease_token, j.cancel_requested`,
 
     /** Store progress under leases. Params: now, ids, tokens, progress (JSON texts). Result: id and token of each write. */
@@ -145,7 +184,7 @@ export function buildStatements(schema: string) {
       WITH c AS (SELECT ${NOW} AS now)
       UPDATE ${jobs} j SET progress = p.progress, updated_at = c.now
       FROM c, unnest($2::uuid[], $3::text[], $4::json[]) AS p(id, token, progress)
-      WHERE j.id = p.id AND j.lease_token = p.token AND j.status = 'running'
+      WHERE j.id = ANY($2::uuid[]) AND j.id = p.id AND j.lease_token = p.token
       RETURNING j.id, j.lease_token`,
 
     /** Cancel a job that has not started. Params: now, id. */
