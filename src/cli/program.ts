@@ -28,7 +28,8 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-const databaseOption = () => new Option("--database <url>", "database URL, e.g. sqlite:./data/offload.db (default: env OFFLOAD_DATABASE, else sqlite:./data/offload.db)");
+const databaseOption = () =>
+  new Option("--database <url>", "database URL: sqlite:<path> or postgres://user@host:5432/db[?schema=offload] (default: env OFFLOAD_DATABASE, else sqlite:./data/offload.db)");
 const concurrencyOption = () => new Option("--concurrency <n>", "jobs run at once, per queue (default: 10)").argParser(positiveInt(10_000));
 const graceOption = () =>
   new Option("--grace <duration>", "on SIGINT/SIGTERM, how long running jobs may take to finish before they are put back in the queue, e.g. 30s").argParser(duration).default(10_000, "10s");
@@ -89,7 +90,8 @@ TypeScript modules load when tsx is installed.`,
     .description("create or upgrade the database schema and print its version")
     .addOption(databaseOption())
     .option("--json", "print { database, applied, version } as JSON")
-    .action(async (o: { database?: string; json?: boolean }) => migrateCommand(o));
+    .option("--print", "print the SQL the migrations run, for review, without connecting (apply it yourself or run migrate)")
+    .action(async (o: { database?: string; json?: boolean; print?: boolean }) => migrateCommand(o));
 
   const jobs = program.command("jobs").description("list, show, cancel and retry jobs");
 
