@@ -255,9 +255,18 @@ export class PostgresBackend implements Backend {
     });
     let client: pg.PoolClient | null = null;
     let broken: Error | undefined;
+    // pg-pool listens for 'error' only on idle connections. A checked-out one that the server drops
+    // between two statements (pg_terminate_backend, a restart: the FATAL message can arrive in the same
+    // read as the previous statement's result) emits 'error' with no query to fail: unheard, it kills
+    // the process. Heard, it marks the connection dropped, so that it is discarded at release.
+    let dropped: Error | undefined;
+    const onError = (error: Error) => {
+      dropped = error;
+    };
     const connecting = this.pool.connect();
     try {
       client = await Promise.race([connecting, expired]);
+      client.on("error", onError);
       const work = fn(client);
       work.catch(() => undefined); // settled by the race below; a late rejection must not go unhandled
       return await Promise.race([work, expired]);
@@ -268,7 +277,10 @@ export class PostgresBackend implements Backend {
     } finally {
       clearTimeout(timer);
       // Errors the server reports (constraint, syntax) leave the connection usable; others do not.
-      if (client) client.release(broken && !isServerError(broken) ? broken : undefined);
+      if (client) {
+        client.off("error", onError);
+        client.release(dropped ?? (broken && !isServerError(broken) ? broken : undefined));
+      }
     }
   }
 
