@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -36,8 +36,15 @@ describe("PostgreSQL: a worker process killed with SIGKILL while three share the
         ids.push(...(await jobs.sleep.enqueueMany(Array.from({ length: 1_000 }, () => ({ ms: 20 })))).map((j) => j.id));
       }
 
-      // Mid-run: a third done, and the doomed worker busy.
+      // Mid-run: a third done, and handlers running in the doomed worker (started, not ended, by its own
+      // record), so that the kill certainly cuts attempts short rather than landing between two claims.
       await waitFor(async () => ((await countByStatus(offload)).completed ?? 0) >= TOTAL / 3, { intervalMs: 20, message: "a third of the jobs completed", timeoutMs: 30_000 });
+      const doomedRecord = join(recordDir, `${doomed.pid}.jsonl`);
+      const inFlight = () => {
+        const text = readFileSync(doomedRecord, "utf8");
+        return text.split('"event":"start"').length - text.split('"event":"end"').length;
+      };
+      await waitFor(() => inFlight() >= 3, { intervalMs: 1, message: "handlers running in the doomed worker" });
       doomed.child.kill("SIGKILL");
       const killedAt = performance.now();
       assert.deepEqual(await within(doomed.exited, 5_000, "the killed worker to exit"), { code: null, signal: "SIGKILL" });
