@@ -13,7 +13,7 @@ export interface PostgresOptions {
   enqueueTimeoutMs?: number;
   /** Connections in this process's pool; the LISTEN connection of a worker comes on top. Default 10. */
   poolSize?: number;
-  /** Deadline of every other operation. Default 30,000. */
+  /** Deadline of every other operation. Default 10,000. */
   queryTimeoutMs?: number;
   /** Schema of Offload's tables. Default `offload`. */
   schema?: string;

@@ -24,6 +24,7 @@ import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
 import { JOB_STATES, type JobState } from "../../job/states.js";
 import type { Logger } from "../../observability/logger.js";
 import { POSTGRES_MIGRATIONS, renderMigration } from "./migrations.js";
+import { briefError } from "./brief-error.js";
 import { PostgresNotifier } from "./postgres-notifier.js";
 import { buildStatements, type PostgresStatements } from "./statements.js";
 
@@ -42,7 +43,11 @@ export interface PostgresBackendOptions {
   logger?: Logger | null;
   /** Connections in this process's pool (the LISTEN connection comes on top). Default 10. */
   poolSize?: number;
-  /** Deadline of any other operation, in milliseconds. Default 30,000. */
+  /**
+   * Deadline of any other operation, in milliseconds. Default 10,000: below
+   * the default lease, so a worker cut off from the database notices, and
+   * backs off, before its leases run out.
+   */
   queryTimeoutMs?: number;
   /** Schema holding Offload's tables, created by the first migration. Default `offload`. */
   schema?: string;
@@ -225,7 +230,7 @@ export class PostgresBackend implements Backend {
     this.channel = `${this.schema}_jobs`;
     this.sql = buildStatements(this.quotedSchema);
     this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 2_000;
-    this.queryTimeoutMs = options.queryTimeoutMs ?? 30_000;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
     const clientConfig: pg.ClientConfig = {
       application_name: "offload",
       connectionString: options.connectionString,
@@ -236,7 +241,7 @@ export class PostgresBackend implements Backend {
     this.pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 });
     // An idle pooled connection that drops (server restart, pg_terminate_backend) emits 'error' on the
     // pool; unheard, it would crash the process. The pool discards it and opens a new one when needed.
-    this.pool.on("error", (error) => options.logger?.warn({ err: error }, "an idle PostgreSQL connection was lost; it will be replaced"));
+    this.pool.on("error", (error) => options.logger?.warn({ err: briefError(error) }, "an idle PostgreSQL connection was lost; it will be replaced"));
     this.notifier = new PostgresNotifier(clientConfig, this.channel, options.logger ?? null);
     this.describe = redact(options.connectionString);
   }

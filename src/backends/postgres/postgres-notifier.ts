@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import pg from "pg";
 import type { Notifier } from "../../backend/backend.js";
 import type { Logger } from "../../observability/logger.js";
+import { briefError } from "./brief-error.js";
 
 /** Reconnect delays of the listener: doubling from the first to the last. */
 const RECONNECT_FIRST_MS = 100;
@@ -100,7 +101,7 @@ export class PostgresNotifier implements Notifier {
 
   private scheduleReconnect(error: unknown): void {
     if (this.closed || this.reconnectTimer) return;
-    this.logger?.warn({ err: error, retryInMs: this.reconnectDelay }, "LISTEN connection lost; reconnecting (workers keep polling meanwhile)");
+    this.logger?.warn({ err: briefError(error), retryInMs: this.reconnectDelay }, "LISTEN connection lost; reconnecting (workers keep polling meanwhile)");
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       void this.connect();
