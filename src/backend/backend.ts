@@ -165,4 +165,11 @@ export interface Notifier {
   notifyJobsReady(queues: readonly string[]): void;
   /** `queue` is null when the engine cannot tell which queue changed. Returns an unsubscribe function. */
   onJobsReady(listener: (queue: string | null) => void): () => void;
+  /**
+   * Cancellation requested for a running job, from any process, so that the
+   * worker running it aborts at once rather than at its next heartbeat (which
+   * stays the guarantee). Engines that cannot carry it across processes call
+   * the listener never. Returns an unsubscribe function.
+   */
+  onCancelRequested(listener: (jobId: string) => void): () => void;
 }

@@ -208,6 +208,7 @@ export class PostgresBackend implements Backend {
   private readonly sql: PostgresStatements;
   private readonly quotedSchema: string;
   private readonly channel: string;
+  private readonly cancelChannel: string;
   private readonly enqueueTimeoutMs: number;
   private readonly queryTimeoutMs: number;
   private readonly listStatements = new Map<string, string>();
@@ -228,6 +229,7 @@ export class PostgresBackend implements Backend {
     }
     this.quotedSchema = `"${this.schema}"`;
     this.channel = `${this.schema}_jobs`;
+    this.cancelChannel = `${this.schema}_cancel`;
     this.sql = buildStatements(this.quotedSchema);
     this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 2_000;
     this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
@@ -242,7 +244,7 @@ export class PostgresBackend implements Backend {
     // An idle pooled connection that drops (server restart, pg_terminate_backend) emits 'error' on the
     // pool; unheard, it would crash the process. The pool discards it and opens a new one when needed.
     this.pool.on("error", (error) => options.logger?.warn({ err: briefError(error) }, "an idle PostgreSQL connection was lost; it will be replaced"));
-    this.notifier = new PostgresNotifier(clientConfig, this.channel, options.logger ?? null);
+    this.notifier = new PostgresNotifier(clientConfig, this.channel, this.cancelChannel, options.logger ?? null);
     this.describe = redact(options.connectionString);
   }
 
@@ -656,7 +658,7 @@ export class PostgresBackend implements Backend {
     return this.withClient(this.queryTimeoutMs, async (client) => {
       const [cancelled] = await this.query<Row>(client, this.sql.cancelWaiting, [now, params.id]);
       if (cancelled) return { job: toRecord(cancelled, null), outcome: "cancelled" as const };
-      const [requested] = await this.query<Row>(client, this.sql.requestCancel, [now, params.id]);
+      const [requested] = await this.query<Row>(client, this.sql.requestCancel, [now, params.id, this.cancelChannel]);
       if (requested) return { job: toRecord(requested, null), outcome: "requested" as const };
       const [row] = await this.query<Row>(client, this.sql.getById, [params.id]);
       return row ? { job: toRecord(row, null), outcome: "finished" as const } : null;

@@ -34,6 +34,7 @@ export class PostgresNotifier implements Notifier {
   constructor(
     private readonly clientConfig: pg.ClientConfig,
     readonly channel: string,
+    readonly cancelChannel: string,
     private readonly logger: Logger | null,
   ) {
     this.emitter.setMaxListeners(0);
@@ -45,10 +46,18 @@ export class PostgresNotifier implements Notifier {
   }
 
   onJobsReady(listener: (queue: string | null) => void): () => void {
-    this.emitter.on("ready", listener);
+    return this.subscribe("ready", listener);
+  }
+
+  onCancelRequested(listener: (jobId: string) => void): () => void {
+    return this.subscribe("cancel", listener);
+  }
+
+  private subscribe<T>(event: "cancel" | "ready", listener: (value: T) => void): () => void {
+    this.emitter.on(event, listener);
     if (!this.client && !this.connecting && !this.reconnectTimer) void this.connect();
     return () => {
-      this.emitter.off("ready", listener);
+      this.emitter.off(event, listener);
     };
   }
 
@@ -66,10 +75,11 @@ export class PostgresNotifier implements Notifier {
     client.on("end", () => this.lost(client, null));
     client.on("notification", (message) => {
       if (message.channel === this.channel) this.emitter.emit("ready", message.payload || null);
+      else if (message.channel === this.cancelChannel && message.payload) this.emitter.emit("cancel", message.payload);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN "${this.channel}"`);
+      await client.query(`LISTEN "${this.channel}"; LISTEN "${this.cancelChannel}"`);
       if (this.closed) {
         await client.end().catch(() => undefined);
         return;

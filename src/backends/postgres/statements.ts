@@ -194,12 +194,16 @@ export function buildStatements(schema: string) {
       FROM c WHERE j.id = $2 AND j.status IN ('scheduled', 'queued')
       RETURNING j.*`,
 
-    /** Ask the worker running a job to stop (it sees it at its next heartbeat). Params: now, id. */
+    /**
+     * Ask the worker running a job to stop: its heartbeat tells it, and a
+     * notification on the cancel channel, at commit, tells it at once.
+     * Params: now, id, cancel channel.
+     */
     requestCancel: `
       WITH c AS (SELECT ${NOW} AS now)
       UPDATE ${jobs} j SET cancel_requested = true, updated_at = c.now
       FROM c WHERE j.id = $2 AND j.status = 'running'
-      RETURNING j.*`,
+      RETURNING j.*, pg_notify($3, j.id::text) AS notified`,
 
     /** Queue a failed or cancelled job again with fresh attempts. Params: now, id, channel. */
     retry: `
