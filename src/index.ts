@@ -5,7 +5,8 @@
  */
 export { createOffload, Offload } from "./client/offload.js";
 export type { JobType, ListJobsParams, OffloadOptions } from "./client/offload.js";
-export type { EnqueueOptions } from "./client/enqueue-options.js";
+export type { EnqueueOptions, SyncEnqueueOptions } from "./client/enqueue-options.js";
+export type { PostgresOptions } from "./backends/open-backend.js";
 export { ERROR_CODES, OffloadError, PermanentError } from "./errors.js";
 export type { ErrorCode, ValidationIssue } from "./errors.js";
 export type { Backoff } from "./job/backoff.js";

@@ -83,8 +83,20 @@ export interface Backend {
    * Stores jobs in one transaction, in order. A job whose `uniqueKey` matches an
    * unfinished job of the same type is not stored; that job is returned with
    * `deduplicated: true`.
+   *
+   * With `tx`, the jobs are written on the application's own connection inside
+   * its open transaction (a `pg` client after `BEGIN`; on SQLite, a
+   * better-sqlite3 database in a transaction): they exist if and only if that
+   * transaction commits, and no worker sees them before.
    */
-  jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number }): Promise<JobInsertResult[]>;
+  jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number; tx?: unknown }): Promise<JobInsertResult[]>;
+
+  /**
+   * `jobInsertMany` with `tx`, synchronously, for engines whose driver is
+   * synchronous (`capabilities.transactionalEnqueue === "sync"`): a
+   * better-sqlite3 transaction function cannot span an `await`.
+   */
+  jobInsertManySync?(params: { jobs: readonly JobInsert[]; now?: number; tx: unknown }): JobInsertResult[];
 
   /**
    * Stores one job under an idempotency key, in one transaction: a key not
@@ -157,6 +169,12 @@ export interface BackendCapabilities {
   skipLocked: boolean;
   /** Engine name: `sqlite` or `postgres`. */
   engine: string;
+  /**
+   * How jobs are enqueued inside the application's transaction: `async`
+   * (`jobInsertMany({ tx })`, e.g. a pg client) or `sync` (also
+   * `jobInsertManySync`, for a better-sqlite3 database).
+   */
+  transactionalEnqueue: "async" | "sync";
 }
 
 /** What a worker asks `jobClaim` for. */
@@ -182,4 +200,11 @@ export interface Notifier {
   notifyJobsReady(queues: readonly string[]): void;
   /** `queue` is null when the engine cannot tell which queue changed. Returns an unsubscribe function. */
   onJobsReady(listener: (queue: string | null) => void): () => void;
+  /**
+   * Cancellation requested for a running job, from any process, so that the
+   * worker running it aborts at once rather than at its next heartbeat (which
+   * stays the guarantee). Engines that cannot carry it across processes call
+   * the listener never. Returns an unsubscribe function.
+   */
+  onCancelRequested(listener: (jobId: string) => void): () => void;
 }

@@ -1,3 +1,4 @@
+import { migrationScript } from "../backends/open-backend.js";
 import { createOffload, type JobState, type JobView } from "../index.js";
 import { describeDatabase, describeError, describeProgress, formatPercent, jobDetail, localDateTime, table, truncate } from "./format.js";
 import { withSource, type SourceOptions } from "./source.js";
@@ -113,11 +114,16 @@ export function retryJobCommand(id: string, options: SourceOptions & { json?: bo
   });
 }
 
-/** `offload migrate`: applies pending migrations and prints the schema version. */
-export async function migrateCommand(options: DatabaseOption & { json?: boolean }): Promise<void> {
+/** `offload migrate`: applies pending migrations and prints the schema version; `--print` only prints their SQL. */
+export async function migrateCommand(options: DatabaseOption & { json?: boolean; print?: boolean }): Promise<void> {
   // createOffload resolves the database the same way every command does (option, env, default).
   const offload = createOffload({ logger: false, ...(options.database === undefined ? {} : { database: options.database }) });
   const { database } = offload;
+  if (options.print) {
+    // Connects to nothing: the script is what `migrate` runs on an empty database.
+    process.stdout.write(await migrationScript(database));
+    return;
+  }
   try {
     const status = await offload.migrate();
     if (options.json) print(JSON.stringify({ database, ...status }));

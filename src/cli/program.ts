@@ -59,7 +59,8 @@ function isoDateTime(value: string): string {
   return value;
 }
 
-const databaseOption = () => new Option("--database <url>", "database URL, e.g. sqlite:./data/offload.db (default: env OFFLOAD_DATABASE, else sqlite:./data/offload.db)");
+const databaseOption = () =>
+  new Option("--database <url>", "database URL: sqlite:<path> or postgres://user@host:5432/db[?schema=offload] (default: env OFFLOAD_DATABASE, else sqlite:./data/offload.db)");
 const concurrencyOption = () => new Option("--concurrency <n>", "jobs run at once, per queue (default: 10)").argParser(positiveInt(10_000));
 const urlOption = () => new Option("--url <url>", "talk to an Offload server at this URL instead of the database (default: env OFFLOAD_URL, unless --database is given)");
 const tokenOption = () => new Option("--token <token>", "bearer token for --url (default: env OFFLOAD_TOKEN)");
@@ -129,7 +130,8 @@ TypeScript modules load when tsx is installed.`,
     .description("create or upgrade the database schema and print its version")
     .addOption(databaseOption())
     .option("--json", "print { database, applied, version } as JSON")
-    .action(async (o: { database?: string; json?: boolean }) => migrateCommand(o));
+    .option("--print", "print the SQL the migrations run, for review, without connecting (apply it yourself or run migrate)")
+    .action(async (o: { database?: string; json?: boolean; print?: boolean }) => migrateCommand(o));
 
   const jobs = program.command("jobs").description("list, show, cancel and retry jobs");
 

@@ -21,7 +21,19 @@ export interface EnqueueOptions {
   timeout?: Duration | null;
   /** While an unfinished job of this type has this key, enqueue returns it instead of storing a new one. */
   uniqueKey?: string;
+  /**
+   * Enqueue inside the application's own transaction: the job exists if and
+   * only if it commits, and no worker sees it before. PostgreSQL: a `pg`
+   * client (`pg.Client`, or `await pool.connect()`) after `BEGIN`. SQLite: the
+   * application's better-sqlite3 database with a transaction open, connected
+   * to the same file; inside `db.transaction(() => ...)`, which cannot span an
+   * `await`, use `enqueueSync`.
+   */
+  tx?: object;
 }
+
+/** Options of `enqueueSync`: `tx` is required. */
+export type SyncEnqueueOptions = EnqueueOptions & { tx: object };
 
 const MAX_RUN_AT = Date.UTC(9999, 11, 31);
 
@@ -70,8 +82,18 @@ const enqueueOptionsSchema = z
 
 export type ParsedEnqueueOptions = z.output<typeof enqueueOptionsSchema>;
 
-export function parseEnqueueOptions(options: unknown): ParsedEnqueueOptions {
-  return parseInput(enqueueOptionsSchema, options ?? {}, "enqueue options", "options");
+/** Validates the options; `tx` passes through untouched (the engine checks it is a connection it can use). */
+export function parseEnqueueOptions(options: unknown): { parsed: ParsedEnqueueOptions; tx: object | undefined } {
+  if (typeof options === "object" && options !== null && !Array.isArray(options) && "tx" in options) {
+    const { tx, ...rest } = options as { tx: unknown };
+    if (typeof tx !== "object" || tx === null) {
+      throw validationError("OFFLOAD_ERR_INVALID_INPUT", "enqueue options", [
+        { message: "expected the application's database connection inside a transaction (a pg client, or a better-sqlite3 database)", path: "options.tx" },
+      ]);
+    }
+    return { parsed: parseInput(enqueueOptionsSchema, rest, "enqueue options", "options"), tx };
+  }
+  return { parsed: parseInput(enqueueOptionsSchema, options ?? {}, "enqueue options", "options"), tx: undefined };
 }
 
 /** Serialises a validated payload; the stored form is JSON, so it must survive JSON. */

@@ -1,10 +1,18 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { z } from "zod";
 import type { Backend } from "../backend/backend.js";
-import type { JobInsert, JobListFilter, MigrationStatus, QueueState } from "../backend/types.js";
-import { DEFAULT_DATABASE, openBackend } from "../backends/open-backend.js";
+import type { JobInsert, JobInsertResult, JobListFilter, MigrationStatus, QueueState } from "../backend/types.js";
+import { DEFAULT_DATABASE, openBackend, type PostgresOptions } from "../backends/open-backend.js";
 import { OffloadError, validationError, type ValidationIssue } from "../errors.js";
-import { resolveDefinition, validatePayload, type JobHandler, type JobTypeDefinition, type JobTypeOptions } from "../job/definition.js";
+import {
+  resolveDefinition,
+  validatePayload,
+  validatePayloadSync,
+  type JobHandler,
+  type JobTypeDefinition,
+  type JobTypeOptions,
+  type PayloadCheck,
+} from "../job/definition.js";
 import { JOB_STATES, type JobState } from "../job/states.js";
 import { durationSchema, MAX_TIMER_MS, nameSchema, parseInput, tokenStringSchema } from "../job/validate.js";
 import { toJobView, type EnqueuedJob, type JobView } from "../job/view.js";
@@ -12,7 +20,7 @@ import { OffloadEventBus, type OffloadEventName, type OffloadEvents } from "../o
 import { createDefaultLogger, createSilentLogger, type Logger } from "../observability/logger.js";
 import { Worker } from "../worker/worker.js";
 import { resolveWorkerOptions, type WorkerOptions } from "../worker/worker-options.js";
-import { buildInsert, parseEnqueueOptions, payloadToJson, type EnqueueOptions, type ParsedEnqueueOptions } from "./enqueue-options.js";
+import { buildInsert, parseEnqueueOptions, payloadToJson, type EnqueueOptions, type ParsedEnqueueOptions, type SyncEnqueueOptions } from "./enqueue-options.js";
 import {
   DEFAULT_IDEMPOTENCY_TTL_MS,
   idempotencyOptionsSchema,
@@ -25,22 +33,38 @@ import {
 /** Options of {@link createOffload}. */
 export interface OffloadOptions {
   /**
-   * Where jobs are stored: `sqlite:<path>` (or later `postgres://...`).
+   * Where jobs are stored: `sqlite:<path>` or `postgres://user@host:5432/database`
+   * (PostgreSQL settings may also be URL parameters: `?schema=jobs&poolSize=20`).
    * Default: env `OFFLOAD_DATABASE`, else `sqlite:./data/offload.db`.
    */
   database?: string;
   /** A pino logger, or `false` for none. Default: JSON lines on stderr at `OFFLOAD_LOG_LEVEL` (default `info`). */
   logger?: Logger | false;
+  /** PostgreSQL settings: schema (default `offload`), pool size (default 10), timeouts. Ignored on SQLite. */
+  postgres?: PostgresOptions;
 }
 
 /** A defined job type: enqueue typed payloads of it. */
 export interface JobType<Input = unknown, Result = unknown> {
   readonly name: string;
   readonly queue: string;
-  /** Validates and stores one job. Resolves once it is durably stored. */
+  /**
+   * Validates and stores one job. Resolves once it is durably stored; with
+   * `{ tx }`, once it is written in that transaction (it exists if and only
+   * if the transaction commits).
+   */
   enqueue(payload: Input, options?: EnqueueOptions): Promise<EnqueuedJob<Input, Result>>;
   /** Validates every payload first, then stores them all in one transaction; results in order. */
   enqueueMany(payloads: readonly Input[], options?: EnqueueOptions): Promise<EnqueuedJob<Input, Result>[]>;
+  /**
+   * SQLite: stores one job synchronously inside the application's own
+   * better-sqlite3 transaction, `{ tx: db }`, as `db.transaction()` requires
+   * (it cannot span an `await`). The Offload instance must be opened first
+   * (`await offload.migrate()`).
+   */
+  enqueueSync(payload: Input, options: SyncEnqueueOptions): EnqueuedJob<Input, Result>;
+  /** `enqueueSync` for many payloads, in order. */
+  enqueueManySync(payloads: readonly Input[], options: SyncEnqueueOptions): EnqueuedJob<Input, Result>[];
 }
 
 /** Filters and paging of {@link Offload.listJobs}. */
@@ -70,6 +94,19 @@ const offloadOptionsSchema = z
   .object({
     database: z.string().min(1).optional(),
     logger: z.union([z.literal(false), z.custom<Logger>((v) => typeof v === "object" && v !== null && typeof (v as Logger).info === "function", "expected a pino logger")]).optional(),
+    postgres: z
+      .object({
+        connectTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+        enqueueTimeoutMs: z.number().int().min(1).max(600_000).optional(),
+        poolSize: z.number().int().min(1).max(1_000).optional(),
+        queryTimeoutMs: z.number().int().min(1).max(3_600_000).optional(),
+        schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected lower-case letters, digits and _ (at most 63, not starting with a digit)")
+          .optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -90,6 +127,9 @@ export class Offload {
   private readonly types = new Map<string, JobTypeDefinition>();
   private readonly events: OffloadEventBus;
   private backendPromise: Promise<Backend> | null = null;
+  /** The opened engine, once `backendPromise` has resolved: for the synchronous enqueue. */
+  private opened: Backend | null = null;
+  private readonly postgres: PostgresOptions | undefined;
   private worker: Worker | null = null;
   private closed = false;
   private migration: MigrationStatus | null = null;
@@ -100,6 +140,7 @@ export class Offload {
     const parsed = parseInput(offloadOptionsSchema, options, "Offload options", "options");
     this.database = parsed.database ?? process.env.OFFLOAD_DATABASE ?? DEFAULT_DATABASE;
     this.logger = parsed.logger === false ? createSilentLogger() : (parsed.logger ?? createDefaultLogger());
+    this.postgres = parsed.postgres;
     this.events = new OffloadEventBus((event, error) => this.logger.error({ err: error, event }, "event listener threw"));
   }
 
@@ -112,7 +153,7 @@ export class Offload {
     this.backendPromise ??= (async () => {
       let backend: Backend;
       try {
-        backend = await openBackend(this.database);
+        backend = await openBackend(this.database, { logger: this.logger, postgres: this.postgres });
       } catch (error) {
         if (error instanceof OffloadError) throw error;
         throw new OffloadError("OFFLOAD_ERR_DATABASE", `Cannot open the database ${redactUrl(this.database)}: ${(error as Error).message}`, { cause: error });
@@ -126,6 +167,7 @@ export class Offload {
         if (error instanceof OffloadError) throw error;
         throw new OffloadError("OFFLOAD_ERR_DATABASE", `Cannot prepare the database ${redactUrl(this.database)}: ${(error as Error).message}`, { cause: error });
       }
+      this.opened = backend;
       return backend;
     })();
     try {
@@ -157,6 +199,9 @@ export class Offload {
       enqueue: (payload, enqueueOptions) => this.enqueue(definition.name, payload, enqueueOptions) as Promise<EnqueuedJob<StandardSchemaV1.InferInput<S>, Awaited<R>>>,
       enqueueMany: (payloads, enqueueOptions) =>
         this.enqueueMany(definition.name, payloads, enqueueOptions) as Promise<EnqueuedJob<StandardSchemaV1.InferInput<S>, Awaited<R>>[]>,
+      enqueueManySync: (payloads, enqueueOptions) =>
+        this.enqueueManySync(definition.name, payloads, enqueueOptions) as EnqueuedJob<StandardSchemaV1.InferInput<S>, Awaited<R>>[],
+      enqueueSync: (payload, enqueueOptions) => this.enqueueSync(definition.name, payload, enqueueOptions) as EnqueuedJob<StandardSchemaV1.InferInput<S>, Awaited<R>>,
       name: definition.name,
       queue: definition.options.queue,
     };
@@ -178,23 +223,80 @@ export class Offload {
     return this.store(type, payloads, options, "payloads");
   }
 
+  /** SQLite: enqueues a job of a type named at run time inside the application's transaction, synchronously. */
+  enqueueSync(type: string, payload: unknown, options: SyncEnqueueOptions): EnqueuedJob {
+    return this.storeSync(type, [payload], options, "payload")[0]!;
+  }
+
+  /** SQLite: `enqueueSync` for many payloads of one type. */
+  enqueueManySync(type: string, payloads: readonly unknown[], options: SyncEnqueueOptions): EnqueuedJob[] {
+    return this.storeSync(type, payloads, options, "payloads");
+  }
+
   /** Validates and stores; `path` names the payloads in errors (`payload.x` or `payloads[2].x`). */
   private async store(type: string, payloads: readonly unknown[], options: EnqueueOptions | undefined, path: "payload" | "payloads"): Promise<EnqueuedJob[]> {
     const definition = this.definition(type);
-    const parsed = parseEnqueueOptions(options);
-    if (!Array.isArray(payloads)) {
-      throw validationError("OFFLOAD_ERR_INVALID_INPUT", "enqueueMany arguments", [{ message: "expected an array of payloads", path: "payloads" }]);
-    }
+    const { parsed, tx } = parseEnqueueOptions(options);
     const inserts = await this.buildInserts(definition, payloads, parsed, path);
     if (inserts.length === 0) return [];
     const backend = await this.backend();
-    const results = await backend.jobInsertMany({ jobs: inserts });
+    if (tx !== undefined) {
+      // Nobody hears of these jobs until the application commits: PostgreSQL's NOTIFY and SQLite's
+      // commit counter wake the workers then; no event is emitted for a job that may yet roll back.
+      return (await backend.jobInsertMany({ jobs: inserts, tx })).map((r) => ({ ...toJobView(r.job), deduplicated: r.deduplicated }));
+    }
+    return this.announce(backend, definition, await backend.jobInsertMany({ jobs: inserts }));
+  }
+
+  /** Validates the payloads (sync or async, as the schema is) and builds the rows to store. */
+  private async buildInserts(definition: JobTypeDefinition, payloads: readonly unknown[], parsed: ParsedEnqueueOptions, path: "payload" | "payloads"): Promise<JobInsert[]> {
+    checkPayloadList(payloads);
+    const jsons = payloads.map((payload, i) => payloadToJson(payload, itemPath(path, i)));
+    const checks = await Promise.all(jsons.map((json) => validatePayload(definition.schema, JSON.parse(json))));
+    const raw = await Promise.all(checks.map((check, i) => ("issues" in check ? validatePayload(definition.schema, payloads[i]) : null)));
+    return insertsFrom(definition, jsons, checks, raw, parsed, path);
+  }
+
+  private storeSync(type: string, payloads: readonly unknown[], options: SyncEnqueueOptions, path: "payload" | "payloads"): EnqueuedJob[] {
+    const definition = this.definition(type);
+    const { parsed, tx } = parseEnqueueOptions(options);
+    if (tx === undefined) {
+      throw validationError("OFFLOAD_ERR_INVALID_INPUT", "enqueueSync options", [
+        { message: "required: the application's better-sqlite3 database, inside a transaction (without one, use enqueue())", path: "options.tx" },
+      ]);
+    }
+    const backend = this.opened;
+    if (!backend || this.closed) {
+      throw new OffloadError(
+        "OFFLOAD_ERR_WORKER_STATE",
+        this.closed ? "This Offload instance has been closed" : "enqueueSync needs the database opened first: await offload.migrate() (or start()) once at startup",
+      );
+    }
+    if (!backend.jobInsertManySync) {
+      throw new OffloadError(
+        "OFFLOAD_ERR_INVALID_INPUT",
+        `enqueueSync is for SQLite, whose driver is synchronous; on ${backend.capabilities.engine}, use await enqueue(payload, { tx })`,
+      );
+    }
+    checkPayloadList(payloads);
+    const jsons = payloads.map((payload, i) => payloadToJson(payload, itemPath(path, i)));
+    const checks = jsons.map((json) => validatePayloadSync(definition.schema, JSON.parse(json), definition.name));
+    const raw = checks.map((check, i) => ("issues" in check ? validatePayloadSync(definition.schema, payloads[i], definition.name) : null));
+    const inserts = insertsFrom(definition, jsons, checks, raw, parsed, path);
+    if (inserts.length === 0) return [];
+    return backend.jobInsertManySync({ jobs: inserts, tx }).map((r) => ({ ...toJobView(r.job), deduplicated: r.deduplicated }));
+  }
+
+  /** After a committed enqueue: wakes this process's worker and emits `job:enqueued`. */
+  private announce(backend: Backend, definition: JobTypeDefinition, results: JobInsertResult[]): EnqueuedJob[] {
     const views: EnqueuedJob[] = results.map((r) => ({ ...toJobView(r.job), deduplicated: r.deduplicated }));
     let ready = false;
-    for (const view of views) {
+    for (const [i, view] of views.entries()) {
       if (view.deduplicated) continue;
+      const record = results[i]!.job;
       if (view.status === "queued") ready = true;
-      else this.worker?.wakeAt(Date.parse(view.runAt));
+      // Relative to the database's clock, which set runAt: this host's clock may differ.
+      else this.worker?.wakeAt(Date.now() + (record.runAt - record.createdAt));
       if (this.events.has("job:enqueued")) {
         const { deduplicated: _, ...job } = view;
         this.events.emit("job:enqueued", { id: view.id, job, queue: view.queue, type: view.type });
@@ -202,31 +304,6 @@ export class Offload {
     }
     if (ready) backend.notifier.notifyJobsReady([definition.options.queue]);
     return views;
-  }
-
-  private async buildInserts(definition: JobTypeDefinition, payloads: readonly unknown[], options: ParsedEnqueueOptions, path: "payload" | "payloads"): Promise<JobInsert[]> {
-    const issues: ValidationIssue[] = [];
-    const payloadJson: string[] = [];
-    for (let i = 0; i < payloads.length; i++) {
-      const prefix = path === "payloads" ? `payloads[${i}]` : "payload";
-      // What is validated is what the worker will see: the payload after a trip through JSON. A Date
-      // becomes a string, a Map becomes {}, undefined in an array becomes null; a schema that cannot
-      // accept the stored form is refused now, not at the first attempt.
-      const json = payloadToJson(payloads[i], prefix);
-      const result = await validatePayload(definition.schema, JSON.parse(json));
-      if ("issues" in result) {
-        // Say so when only the JSON form is refused: "expected date, received string" alone would puzzle.
-        const lostInJson = !("issues" in (await validatePayload(definition.schema, payloads[i])));
-        const hint = lostInJson ? " (the payload is stored as JSON, and this value does not survive the trip)" : "";
-        for (const issue of result.issues) issues.push({ message: issue.message + hint, path: prefix + issue.path.slice("payload".length) });
-        continue;
-      }
-      // The caller's payload is stored, not the validator's output: the handler's validation
-      // at run time turns it into the output type, so transforms apply exactly once.
-      payloadJson.push(json);
-    }
-    if (issues.length > 0) throw validationError("OFFLOAD_ERR_INVALID_PAYLOAD", `payload of job type "${definition.name}"`, issues.slice(0, 20));
-    return payloadJson.map((json) => buildInsert(definition, json, options));
   }
 
   private definition(type: unknown): JobTypeDefinition {
@@ -353,7 +430,10 @@ export class Offload {
    */
   async enqueueIdempotent(type: string, payload: unknown, options: EnqueueOptions | undefined, idempotency: IdempotencyOptions): Promise<EnqueuedJob & { replayed: boolean }> {
     const definition = this.definition(type);
-    const parsed = parseEnqueueOptions(options);
+    const { parsed, tx } = parseEnqueueOptions(options);
+    if (tx !== undefined) {
+      throw validationError("OFFLOAD_ERR_INVALID_INPUT", "enqueue options", [{ message: "an idempotent enqueue runs in its own transaction: tx is not supported here", path: "options.tx" }]);
+    }
     const key = parseInput(idempotencyOptionsSchema, idempotency, "idempotency options", "idempotency");
     const [insert] = await this.buildInserts(definition, [payload], parsed, "payload");
     const backend = await this.backend();
@@ -374,11 +454,7 @@ export class Offload {
       );
     }
     const view = { ...toJobView(result.job), deduplicated: result.deduplicated, replayed: result.outcome === "replayed" };
-    if (result.outcome === "stored" && !result.deduplicated) {
-      if (view.status === "queued") backend.notifier.notifyJobsReady([view.queue]);
-      else this.worker?.wakeAt(Date.parse(view.runAt));
-      if (this.events.has("job:enqueued")) this.events.emit("job:enqueued", { id: view.id, job: toJobView(result.job), queue: view.queue, type: view.type });
-    }
+    if (result.outcome === "stored") this.announce(backend, definition, [{ deduplicated: result.deduplicated, job: result.job }]);
     return view;
   }
 
@@ -456,6 +532,45 @@ export class Offload {
     this.events.off(event, listener);
     return this;
   }
+}
+
+function itemPath(path: "payload" | "payloads", i: number): string {
+  return path === "payloads" ? `payloads[${i}]` : "payload";
+}
+
+function checkPayloadList(payloads: unknown): void {
+  if (!Array.isArray(payloads)) {
+    throw validationError("OFFLOAD_ERR_INVALID_INPUT", "enqueueMany arguments", [{ message: "expected an array of payloads", path: "payloads" }]);
+  }
+}
+
+/**
+ * The rows to store, or the payloads' issues. What was validated is what the
+ * worker will see: the payload after a trip through JSON (a Date becomes a
+ * string, a Map becomes {}), so a schema that cannot accept the stored form
+ * is refused now, not at the first attempt. `raw` is the validation of the
+ * payload as given, for the failures: it tells when only the JSON form is
+ * refused. The caller's payload is stored, not the validator's output: the
+ * handler's validation turns it into the output type, so transforms apply
+ * exactly once.
+ */
+function insertsFrom(
+  definition: JobTypeDefinition,
+  jsons: readonly string[],
+  checks: readonly PayloadCheck[],
+  raw: readonly (PayloadCheck | null)[],
+  options: ParsedEnqueueOptions,
+  path: "payload" | "payloads",
+): JobInsert[] {
+  const issues: ValidationIssue[] = [];
+  checks.forEach((check, i) => {
+    if (!("issues" in check)) return;
+    const lostInJson = raw[i] !== null && !("issues" in raw[i]!);
+    const hint = lostInJson ? " (the payload is stored as JSON, and this value does not survive the trip)" : "";
+    for (const issue of check.issues) issues.push({ message: issue.message + hint, path: itemPath(path, i) + issue.path.slice("payload".length) });
+  });
+  if (issues.length > 0) throw validationError("OFFLOAD_ERR_INVALID_PAYLOAD", `payload of job type "${definition.name}"`, issues.slice(0, 20));
+  return jsons.map((json) => buildInsert(definition, json, options));
 }
 
 /** A database URL without its password, for messages. */

@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { z } from "zod";
-import { validationError, type ValidationIssue } from "../errors.js";
+import { OffloadError, validationError, type ValidationIssue } from "../errors.js";
 import { backoffPolicySchema, resolveBackoff, DEFAULT_BACKOFF, type Backoff, type ResolvedBackoff } from "./backoff.js";
 import type { Duration } from "./duration.js";
 import type { ProgressUpdate } from "./progress.js";
@@ -107,16 +107,10 @@ export function resolveDefinition(name: unknown, options: unknown, handler: unkn
   };
 }
 
-/**
- * Validates a payload with the type's Standard Schema. Returns the parsed
- * value (validators may transform it) or the issues, paths prefixed `payload`.
- */
-export async function validatePayload(
-  schema: StandardSchemaV1,
-  payload: unknown,
-): Promise<{ value: unknown } | { issues: ValidationIssue[] }> {
-  let result = schema["~standard"].validate(payload);
-  if (result instanceof Promise) result = await result;
+/** A payload's validation: the parsed value (validators may transform it) or the issues, paths prefixed `payload`. */
+export type PayloadCheck = { value: unknown } | { issues: ValidationIssue[] };
+
+function toCheck(result: StandardSchemaV1.Result<unknown>): PayloadCheck {
   if (result.issues) {
     return {
       issues: result.issues.map((issue) => ({
@@ -126,4 +120,25 @@ export async function validatePayload(
     };
   }
   return { value: result.value };
+}
+
+/** Validates a payload with the type's Standard Schema, sync or async as the schema is. */
+export async function validatePayload(schema: StandardSchemaV1, payload: unknown): Promise<PayloadCheck> {
+  return toCheck(await schema["~standard"].validate(payload));
+}
+
+/**
+ * Validates a payload synchronously, for `enqueueSync`; a schema whose
+ * validation is asynchronous cannot be used there, and says so.
+ */
+export function validatePayloadSync(schema: StandardSchemaV1, payload: unknown, typeName: string): PayloadCheck {
+  const result = schema["~standard"].validate(payload);
+  if (result instanceof Promise) {
+    result.catch(() => undefined);
+    throw new OffloadError(
+      "OFFLOAD_ERR_INVALID_INPUT",
+      `Job type "${typeName}" validates its payload asynchronously, so it cannot be enqueued synchronously: use enqueue() (on PostgreSQL, or on SQLite inside BEGIN ... COMMIT)`,
+    );
+  }
+  return toCheck(result);
 }

@@ -68,9 +68,15 @@ export class Worker {
         ? new Map([...new Set([...types.values()].map((t) => t.options.queue))].map((q) => [q, options.concurrency as number]))
         : options.concurrency;
     for (const [queue, limit] of queues) this.slots.set(queue, { limit, used: 0 });
-    this.unsubscribe = backend.notifier.onJobsReady((queue) => {
+    const ready = backend.notifier.onJobsReady((queue) => {
       if (queue === null || this.slots.has(queue)) this.signal();
     });
+    // Another process cancelled a job: if it runs here, abort now instead of at the next heartbeat.
+    const cancel = backend.notifier.onCancelRequested((id) => this.cancelLocal(id));
+    this.unsubscribe = () => {
+      ready();
+      cancel();
+    };
     this.maintenance = new Maintenance(backend, events, logger, options);
     this.outcomes = new OutcomeWriter(backend, logger, {
       claimLoopWillTake: () => this.wakeScheduled && this.state === "running",

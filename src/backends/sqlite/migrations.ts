@@ -1,5 +1,6 @@
 import { JOB_STATES, UNFINISHED_STATES, sqlStateList } from "../../job/states.js";
-import type { Migration } from "../../backend/migrations.js";
+import { migrationChecksum, type Migration } from "../../backend/migrations.js";
+import { MIGRATION_SQL } from "./statements.js";
 
 /**
  * SQLite schema, forward-only. A migration, once released, never changes: the
@@ -108,3 +109,14 @@ CREATE INDEX offload_idempotency_keys_expiry ON offload_idempotency_keys (expire
 `,
   },
 ];
+
+/** The SQL of every migration, for review (`offload migrate --print`). */
+export function sqliteMigrationScript(): string {
+  const parts = ["-- Offload SQLite schema", "BEGIN IMMEDIATE;", `${MIGRATION_SQL.createTable};`];
+  for (const migration of SQLITE_MIGRATIONS) {
+    parts.push(`-- migration ${migration.version}: ${migration.name}`, migration.sql.trim());
+    parts.push(`INSERT INTO offload_migrations (version, name, checksum, applied_at) VALUES (${migration.version}, '${migration.name}', '${migrationChecksum(migration)}', CAST(unixepoch('subsec') * 1000 AS INTEGER));`);
+  }
+  parts.push("COMMIT;");
+  return `${parts.join("\n")}\n`;
+}

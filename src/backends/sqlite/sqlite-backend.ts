@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, realpathSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import type { Backend, BackendCapabilities, ClaimParams, QueueClaim } from "../../backend/backend.js";
@@ -140,6 +140,16 @@ function json(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
+/** True when both paths name the same file (through links and relative paths). */
+function sameFile(a: string, b: string): boolean {
+  if (a === ":memory:" || b === ":memory:") return false;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return resolve(a) === resolve(b);
+  }
+}
+
 /** Parses `sqlite:<path>[?synchronous=full&busyTimeoutMs=5000]` (also `sqlite://<path>`). */
 export function parseSqliteUrl(url: string): SqliteBackendOptions {
   let rest = url.slice("sqlite:".length);
@@ -160,7 +170,7 @@ export function parseSqliteUrl(url: string): SqliteBackendOptions {
  * number of worker processes on one machine.
  */
 export class SqliteBackend implements Backend {
-  readonly capabilities: BackendCapabilities = { engine: "sqlite", listenNotify: false, multiHost: false, skipLocked: false };
+  readonly capabilities: BackendCapabilities = { engine: "sqlite", listenNotify: false, multiHost: false, skipLocked: false, transactionalEnqueue: "sync" };
   readonly notifier: SqliteNotifier;
   readonly db: Database.Database;
   private readonly stmt: { [K in keyof typeof SQL]: Database.Statement };
@@ -170,9 +180,13 @@ export class SqliteBackend implements Backend {
   private readonly txCommit: Database.Statement;
   private readonly txRollback: Database.Statement;
   private readonly counters = new QueueCounters(() => this.stmt);
+  private readonly filename: string;
+  /** Insert statements prepared on applications' own connections (transactional enqueue). */
+  private readonly foreign = new WeakMap<Database.Database, Pick<typeof this.stmt, "findUnfinishedByKey" | "insert">>();
 
   constructor(options: SqliteBackendOptions) {
     if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true });
+    this.filename = options.filename;
     this.db = new Database(options.filename);
     try {
       this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
@@ -244,20 +258,52 @@ export class SqliteBackend implements Backend {
     this.db.close();
   }
 
-  async jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number }): Promise<JobInsertResult[]> {
+  async jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number; tx?: unknown }): Promise<JobInsertResult[]> {
+    if (params.tx !== undefined) return this.jobInsertManySync({ ...params, tx: params.tx });
     const now = params.now ?? Date.now();
-    return this.write(() => this.insertInTransaction(params.jobs, now));
+    return this.write(() => this.insertWith(this.stmt, params.jobs, now));
   }
 
-  private insertInTransaction(jobs: readonly JobInsert[], now: number): JobInsertResult[] {
+  /**
+   * Stores jobs on the application's own connection to this database file,
+   * inside the transaction it has open (`db.transaction(() => ...)()` or
+   * `BEGIN`): they exist if and only if it commits. Statements are prepared
+   * once per connection. Errors are the driver's own, so the application's
+   * transaction handling sees them as it sees any other.
+   */
+  jobInsertManySync(params: { jobs: readonly JobInsert[]; now?: number; tx: unknown }): JobInsertResult[] {
+    if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The SQLite engine is closed");
+    const db = params.tx as Database.Database;
+    if (typeof db !== "object" || db === null || typeof db.prepare !== "function" || typeof db.inTransaction !== "boolean" || typeof db.name !== "string") {
+      throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "Invalid tx: expected a better-sqlite3 Database with a transaction open");
+    }
+    if (!db.inTransaction) {
+      throw new OffloadError(
+        "OFFLOAD_ERR_INVALID_INPUT",
+        "Invalid tx: the database has no transaction open; call enqueueSync inside db.transaction(() => ...) (or after BEGIN)",
+      );
+    }
+    if (!sameFile(db.name, this.filename)) {
+      throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `Invalid tx: it is a connection to ${db.name}, but Offload stores jobs in ${this.filename}`);
+    }
+    if (db === this.db) throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "Invalid tx: pass the application's own connection, not Offload's");
+    let statements = this.foreign.get(db);
+    if (!statements) {
+      statements = { findUnfinishedByKey: db.prepare(SQL.findUnfinishedByKey), insert: db.prepare(SQL.insert) };
+      this.foreign.set(db, statements);
+    }
+    return this.insertWith(statements, params.jobs, params.now ?? Date.now());
+  }
+
+  private insertWith(stmt: Pick<typeof this.stmt, "findUnfinishedByKey" | "insert">, jobs: readonly JobInsert[], now: number): JobInsertResult[] {
     return jobs.map((job): JobInsertResult => {
       if (job.uniqueKey !== null) {
-        const existing = this.stmt.findUnfinishedByKey.get(job.type, job.uniqueKey) as Row | undefined;
+        const existing = stmt.findUnfinishedByKey.get(job.type, job.uniqueKey) as Row | undefined;
         if (existing) return { deduplicated: true, job: toRecord(existing, now) };
       }
       const runAt = job.runAt ?? (job.delayMs ? now + job.delayMs : now);
       const status: JobState = runAt > now ? "scheduled" : "queued";
-      this.stmt.insert.run({
+      stmt.insert.run({
         id: job.id,
         maxAttempts: job.maxAttempts,
         now,
@@ -673,7 +719,7 @@ export class SqliteBackend implements Backend {
           return { deduplicated: seen.deduplicated === 1, job: toRecord(row, now), outcome: "replayed" };
         }
       }
-      const [stored] = this.insertInTransaction([params.job], now);
+      const [stored] = this.insertWith(this.stmt, [params.job], now);
       this.stmt.idempotencyPut.run({
         deduplicated: stored!.deduplicated ? 1 : 0,
         expiresAt: now + ttlMs,

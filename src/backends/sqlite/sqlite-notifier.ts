@@ -34,6 +34,11 @@ export class SqliteNotifier implements Notifier {
     };
   }
 
+  /** Cross-process cancellation reaches SQLite workers through their heartbeats; in-process, Offload.cancel aborts directly. */
+  onCancelRequested(_listener: (jobId: string) => void): () => void {
+    return () => undefined;
+  }
+
   private startPolling(): void {
     if (this.timer || this.pollMs <= 0) return;
     this.lastVersion = this.dataVersion();

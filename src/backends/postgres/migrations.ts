@@ -1,0 +1,74 @@
+import type { Migration } from "../../backend/migrations.js";
+import { JOB_STATES, UNFINISHED_STATES, sqlStateList } from "../../job/states.js";
+
+/** Where a migration's SQL names the schema; replaced by the quoted schema name when it runs. */
+export const SCHEMA_PLACEHOLDER = "{{schema}}";
+
+/**
+ * PostgreSQL schema, forward-only, written against the placeholder schema
+ * {@link SCHEMA_PLACEHOLDER}: the checksum is taken over this text, so the same
+ * release records the same checksums whatever schema a deployment uses.
+ *
+ * Timestamps are epoch milliseconds (bigint), as on SQLite: the database's
+ * clock gives them (`statement_timestamp()`), comparisons stay integer ones,
+ * and `to_timestamp(created_at / 1000.0)` shows them to a person.
+ */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "jobs",
+    sql: `
+CREATE TABLE {{schema}}.jobs (
+  id               uuid    PRIMARY KEY,            -- UUIDv7: time-ordered, so also the list order and cursor
+  type             text    NOT NULL,
+  queue            text    NOT NULL,
+  status           text    NOT NULL CHECK (status IN (${sqlStateList(JOB_STATES)})),
+  priority         integer NOT NULL,
+  payload          json    NOT NULL,               -- json, not jsonb: stored as given, no parse on insert
+  result           json,
+  progress         json,                           -- JobProgress, NULL until reported
+  attempt          integer NOT NULL DEFAULT 0,     -- attempts started, counted at claim
+  max_attempts     integer NOT NULL CHECK (max_attempts >= 1),
+  timeout_ms       bigint,
+  error            jsonb,                          -- JobError of the latest failed attempt
+  errors           jsonb   NOT NULL DEFAULT '[]',  -- one JobError per failed attempt
+  owner            text,
+  unique_key       text,
+  cancel_requested boolean NOT NULL DEFAULT false,
+  worker_id        text,
+  lease_token      text,
+  lease_expires_at bigint,
+  created_at       bigint  NOT NULL,               -- epoch ms, database clock
+  run_at           bigint  NOT NULL,
+  started_at       bigint,
+  finished_at      bigint,
+  updated_at       bigint  NOT NULL,
+  -- Fencing by lease token alone is sound: only a running attempt holds one.
+  CONSTRAINT jobs_lease_only_while_running CHECK ((status = 'running') = (lease_token IS NOT NULL))
+);
+
+-- The claim index: only queued rows, in claim order.
+CREATE INDEX jobs_ready ON {{schema}}.jobs (queue, priority DESC, run_at, id) WHERE status = 'queued';
+-- Scheduled jobs (delays, retry backoff): claims take the due ones of a queue directly.
+CREATE INDEX jobs_scheduled ON {{schema}}.jobs (queue, run_at) WHERE status = 'scheduled';
+-- The rescuer's scan for expired leases.
+CREATE INDEX jobs_running ON {{schema}}.jobs (lease_expires_at) WHERE status = 'running';
+-- uniqueKey: at most one unfinished job per type and key.
+CREATE UNIQUE INDEX jobs_unique ON {{schema}}.jobs (type, unique_key)
+  WHERE unique_key IS NOT NULL AND status IN (${sqlStateList(UNFINISHED_STATES)});
+-- Listing and pruning failed and cancelled jobs. Completed jobs get no B-tree
+-- index of their own (an index insert per job on the hot path): listing walks
+-- the primary key newest first, and pruning finds old rows through a BRIN
+-- index on created_at (a few bytes per range of pages, updated at insert only).
+CREATE INDEX jobs_failed ON {{schema}}.jobs (status, finished_at) WHERE status IN ('failed', 'cancelled');
+CREATE INDEX jobs_created ON {{schema}}.jobs USING brin (created_at);
+-- Owner-scoped listing.
+CREATE INDEX jobs_owner ON {{schema}}.jobs (owner, id) WHERE owner IS NOT NULL;
+`,
+  },
+];
+
+/** The SQL of a migration for one schema. */
+export function renderMigration(migration: Migration, quotedSchema: string): string {
+  return migration.sql.replaceAll(SCHEMA_PLACEHOLDER, quotedSchema);
+}

@@ -1,0 +1,755 @@
+import { createHash, randomUUID } from "node:crypto";
+import pg from "pg";
+import type { Backend, BackendCapabilities, ClaimParams } from "../../backend/backend.js";
+import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
+import type {
+  ClaimedJob,
+  JobAck,
+  JobAckResult,
+  JobCancelResult,
+  JobHeartbeatResult,
+  JobInsert,
+  JobInsertResult,
+  JobListFilter,
+  JobListResult,
+  JobRecord,
+  JobRescueResult,
+  Lease,
+  MigrationStatus,
+  PruneAges,
+  QueueCounts,
+} from "../../backend/types.js";
+import { OffloadError } from "../../errors.js";
+import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
+import { JOB_STATES, type JobState } from "../../job/states.js";
+import type { Logger } from "../../observability/logger.js";
+import { POSTGRES_MIGRATIONS, renderMigration } from "./migrations.js";
+import { briefError } from "./brief-error.js";
+import { PostgresNotifier } from "./postgres-notifier.js";
+import { buildStatements, type PostgresStatements } from "./statements.js";
+
+/** Options of the PostgreSQL engine; all but the URL are also URL parameters (`?schema=jobs&poolSize=20`). */
+export interface PostgresBackendOptions {
+  /** `postgres://user:password@host:5432/database`, with any parameter the `pg` driver reads (sslmode, ...). */
+  connectionString: string;
+  /** Milliseconds to wait for a connection (a new one, or a free one from the pool). Default 2,000. */
+  connectTimeoutMs?: number;
+  /**
+   * Deadline of one enqueue, connection included, in milliseconds: when the
+   * database cannot be reached, enqueue fails this fast instead of hanging.
+   * Default 2,000.
+   */
+  enqueueTimeoutMs?: number;
+  logger?: Logger | null;
+  /** Connections in this process's pool (the LISTEN connection comes on top). Default 10. */
+  poolSize?: number;
+  /**
+   * Deadline of any other operation, in milliseconds. Default 10,000: below
+   * the default lease, so a worker cut off from the database notices, and
+   * backs off, before its leases run out.
+   */
+  queryTimeoutMs?: number;
+  /** Schema holding Offload's tables, created by the first migration. Default `offload`. */
+  schema?: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** pg_advisory_xact_lock's first key for migrations ("0ff10ad"); the second is the schema's hash. */
+const MIGRATION_LOCK_CLASS = 0x0ff10ad;
+
+/** `int8` comes back as a JS number (epoch ms and counters stay far below 2^53), everything else as pg parses it. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+interface Row {
+  attempt: number;
+  cancel_requested: boolean;
+  created_at: number | string;
+  error: JobRecord["error"];
+  errors: JobRecord["errors"];
+  finished_at: number | string | null;
+  id: string;
+  lease_expires_at: number | string | null;
+  max_attempts: number;
+  owner: string | null;
+  payload: unknown;
+  priority: number;
+  progress: JobProgress | null;
+  queue: string;
+  result: unknown;
+  run_at: number | string;
+  started_at: number | string | null;
+  status: JobState;
+  timeout_ms: number | string | null;
+  type: string;
+  unique_key: string | null;
+  updated_at: number | string;
+  worker_id: string | null;
+}
+
+type ClaimedRow = Pick<Row, "attempt" | "created_at" | "id" | "max_attempts" | "owner" | "payload" | "priority" | "progress" | "queue" | "run_at" | "timeout_ms" | "type" | "unique_key"> & {
+  claimed_at: number | string;
+};
+
+/** Numbers from our pool are numbers already; from an application's client (its own type parsers) they may be strings. */
+function num(value: number | string): number;
+function num(value: number | string | null): number | null;
+function num(value: number | string | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+function toRecord(row: Row, now: number | null): JobRecord {
+  const runAt = num(row.run_at);
+  return {
+    attempt: row.attempt,
+    cancelRequested: row.cancel_requested,
+    createdAt: num(row.created_at),
+    error: row.error ?? null,
+    errors: row.errors ?? [],
+    finishedAt: num(row.finished_at),
+    id: row.id,
+    leaseExpiresAt: num(row.lease_expires_at),
+    maxAttempts: row.max_attempts,
+    owner: row.owner,
+    payload: row.payload,
+    priority: row.priority,
+    progress: row.progress ?? { ...EMPTY_PROGRESS },
+    queue: row.queue,
+    result: row.result ?? null,
+    runAt,
+    startedAt: num(row.started_at),
+    // A due job not yet claimed is, to anyone looking, queued.
+    status: now !== null && row.status === "scheduled" && runAt <= now ? "queued" : row.status,
+    timeoutMs: num(row.timeout_ms),
+    type: row.type,
+    uniqueKey: row.unique_key,
+    updatedAt: num(row.updated_at),
+    workerId: row.worker_id,
+  };
+}
+
+function claimOrder(a: ClaimedRow, b: ClaimedRow): number {
+  return b.priority - a.priority || num(a.run_at) - num(b.run_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(`i:${id}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, "base64url").toString();
+  const id = text.startsWith("i:") ? text.slice(2) : "";
+  if (!UUID.test(id)) throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "Invalid cursor: pass back the nextCursor of a previous page unchanged");
+  return id;
+}
+
+/** The connection string without Offload's own parameters, and those parameters. */
+export function parsePostgresUrl(url: string): PostgresBackendOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "Invalid database URL: expected postgres://user@host:5432/database");
+  }
+  const options: Partial<PostgresBackendOptions> = {};
+  const numeric = { connectTimeoutMs: [1, 600_000], enqueueTimeoutMs: [1, 600_000], poolSize: [1, 1_000], queryTimeoutMs: [1, 3_600_000] } as const;
+  for (const key of ["schema", ...Object.keys(numeric)] as const) {
+    const value = parsed.searchParams.get(key);
+    if (value === null) continue;
+    parsed.searchParams.delete(key);
+    if (key === "schema") {
+      options.schema = value;
+      continue;
+    }
+    const [min, max] = numeric[key as keyof typeof numeric];
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `Invalid database URL parameter ${key}=${value}: expected a whole number from ${min} to ${max}`);
+    }
+    options[key as keyof typeof numeric] = Number(value);
+  }
+  return { ...options, connectionString: parsed.toString() };
+}
+
+/** The URL with its password hidden, for messages. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}
+
+/** A statement prepared once per connection: named by its text's hash, so two texts never share a name. */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  return { name: `offload_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`, text, values };
+}
+
+/** Either our pooled client or an application's own (transactional enqueue). */
+type Queryable = Pick<pg.ClientBase, "query">;
+
+function isQueryable(value: unknown): value is Queryable {
+  return typeof value === "object" && value !== null && typeof (value as Queryable).query === "function";
+}
+
+/**
+ * The engine for many workers on many hosts: one PostgreSQL database, a pool
+ * per process, LISTEN/NOTIFY wake-ups. See statements.ts for the SQL.
+ */
+export class PostgresBackend implements Backend {
+  readonly capabilities: BackendCapabilities = {
+    engine: "postgres",
+    listenNotify: true,
+    multiHost: true,
+    skipLocked: true,
+    transactionalEnqueue: "async",
+  };
+  readonly notifier: PostgresNotifier;
+  readonly schema: string;
+  readonly pool: pg.Pool;
+  private readonly sql: PostgresStatements;
+  private readonly quotedSchema: string;
+  private readonly channel: string;
+  private readonly cancelChannel: string;
+  private readonly enqueueTimeoutMs: number;
+  private readonly queryTimeoutMs: number;
+  private readonly listStatements = new Map<string, string>();
+  private closed = false;
+  /** The URL without its password, for messages. */
+  private readonly describe: string;
+
+  constructor(options: PostgresBackendOptions) {
+    this.schema = options.schema ?? "offload";
+    if (!SCHEMA_NAME.test(this.schema)) {
+      throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `Invalid schema ${JSON.stringify(this.schema)}: expected lower-case letters, digits and _ (at most 63, not starting with a digit)`);
+    }
+    for (const key of ["connectTimeoutMs", "enqueueTimeoutMs", "poolSize", "queryTimeoutMs"] as const) {
+      const value = options[key];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+        throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `Invalid PostgreSQL option ${key}: expected a positive whole number, got ${String(value)}`);
+      }
+    }
+    this.quotedSchema = `"${this.schema}"`;
+    this.channel = `${this.schema}_jobs`;
+    this.cancelChannel = `${this.schema}_cancel`;
+    this.sql = buildStatements(this.quotedSchema);
+    this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 2_000;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
+    const clientConfig: pg.ClientConfig = {
+      application_name: "offload",
+      connectionString: options.connectionString,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
+      keepAlive: true,
+      types: TYPES,
+    };
+    this.pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10 });
+    // An idle pooled connection that drops (server restart, pg_terminate_backend) emits 'error' on the
+    // pool; unheard, it would crash the process. The pool discards it and opens a new one when needed.
+    this.pool.on("error", (error) => options.logger?.warn({ err: briefError(error) }, "an idle PostgreSQL connection was lost; it will be replaced"));
+    this.notifier = new PostgresNotifier(clientConfig, this.channel, this.cancelChannel, options.logger ?? null);
+    this.describe = redact(options.connectionString);
+  }
+
+  /**
+   * Runs `fn` on a pooled connection within `timeoutMs` (acquiring included).
+   * A connection that errs or overruns the deadline is destroyed, not reused:
+   * it may be half-way through a statement or cut off from the server.
+   */
+  private async withClient<T>(timeoutMs: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The PostgreSQL engine is closed");
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new OffloadError("OFFLOAD_ERR_DATABASE", `PostgreSQL at ${this.describe} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    let client: pg.PoolClient | null = null;
+    let broken: Error | undefined;
+    // pg-pool listens for 'error' only on idle connections. A checked-out one that the server drops
+    // between two statements (pg_terminate_backend, a restart: the FATAL message can arrive in the same
+    // read as the previous statement's result) emits 'error' with no query to fail: unheard, it kills
+    // the process. Heard, it marks the connection dropped, so that it is discarded at release.
+    let dropped: Error | undefined;
+    const onError = (error: Error) => {
+      dropped = error;
+    };
+    const connecting = this.pool.connect();
+    try {
+      client = await Promise.race([connecting, expired]);
+      client.on("error", onError);
+      const work = fn(client);
+      work.catch(() => undefined); // settled by the race below; a late rejection must not go unhandled
+      return await Promise.race([work, expired]);
+    } catch (error) {
+      if (!client) connecting.then((late) => late.release(), () => undefined); // a connection that arrives after the deadline goes back
+      broken = error as Error;
+      throw this.wrap(error, deadline);
+    } finally {
+      clearTimeout(timer);
+      // Errors the server reports (constraint, syntax) leave the connection usable; others do not.
+      if (client) {
+        client.off("error", onError);
+        client.release(dropped ?? (broken && !isServerError(broken) ? broken : undefined));
+      }
+    }
+  }
+
+  /** Runs `fn` in a transaction on one connection. */
+  private transaction<T>(timeoutMs: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.withClient(timeoutMs, async (client) => {
+      await client.query("BEGIN");
+      try {
+        const result = await fn(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  private wrap(error: unknown, deadline: number): OffloadError {
+    if (error instanceof OffloadError) return error;
+    const e = error as { code?: unknown; message?: string };
+    if (isServerError(error)) {
+      return new OffloadError("OFFLOAD_ERR_DATABASE", `PostgreSQL refused the operation (${String(e.code)}): ${e.message}`, { cause: error });
+    }
+    const late = Date.now() >= deadline - 50;
+    return new OffloadError(
+      "OFFLOAD_ERR_DATABASE",
+      `PostgreSQL at ${this.describe} is unreachable${late ? " (timed out)" : ""}: ${e.message ?? String(error)}`,
+      { cause: error },
+    );
+  }
+
+  private async query<R>(client: Queryable, text: string, values: unknown[], named = true): Promise<R[]> {
+    const result = await client.query(named ? prepared(text, values) : { text, values });
+    return result.rows as R[];
+  }
+
+  async migrate(): Promise<MigrationStatus> {
+    return this.transaction(Math.max(this.queryTimeoutMs, 60_000), async (client) => {
+      // Every process that starts at once waits here; the first applies the migrations, the others find them applied.
+      await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [MIGRATION_LOCK_CLASS, this.schema]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.quotedSchema}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${this.quotedSchema}.migrations (
+           version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      );
+      const rows = (await client.query(`SELECT version, checksum FROM ${this.quotedSchema}.migrations`)).rows as AppliedMigration[];
+      const pending = planMigrations(POSTGRES_MIGRATIONS, rows);
+      for (const migration of pending) {
+        await client.query(renderMigration(migration, this.quotedSchema));
+        await client.query(`INSERT INTO ${this.quotedSchema}.migrations (version, name, checksum) VALUES ($1, $2, $3)`, [
+          migration.version,
+          migration.name,
+          migrationChecksum(migration),
+        ]);
+      }
+      const version = Math.max(0, ...rows.map((r) => r.version), ...pending.map((m) => m.version));
+      return { applied: pending.map((m) => m.version), version };
+    });
+  }
+
+  /** The SQL `migrate` would run on an empty database, for review (`offload migrate --print`). */
+  migrationScript(): string {
+    const q = this.quotedSchema;
+    const parts = [
+      `-- Offload PostgreSQL schema ${q}, migrations 1..${POSTGRES_MIGRATIONS.length}`,
+      "BEGIN;",
+      `SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_CLASS}, hashtext('${this.schema}'));`,
+      `CREATE SCHEMA IF NOT EXISTS ${q};`,
+      `CREATE TABLE IF NOT EXISTS ${q}.migrations (\n  version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());`,
+    ];
+    for (const migration of POSTGRES_MIGRATIONS) {
+      parts.push(`-- migration ${migration.version}: ${migration.name}`, renderMigration(migration, q).trim());
+      parts.push(`INSERT INTO ${q}.migrations (version, name, checksum) VALUES (${migration.version}, '${migration.name}', '${migrationChecksum(migration)}');`);
+    }
+    parts.push("COMMIT;");
+    return `${parts.join("\n")}\n`;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.notifier.close();
+    await this.pool.end();
+  }
+
+  async jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number; tx?: unknown }): Promise<JobInsertResult[]> {
+    if (params.jobs.length === 0) return [];
+    if (params.tx !== undefined) {
+      if (!isQueryable(params.tx)) {
+        throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "Invalid tx: expected a pg client (pg.Client or a client from pg.Pool.connect()) inside BEGIN");
+      }
+      const tx = params.tx;
+      try {
+        // The application's connection: its transaction, its type parsers; unnamed statements, so nothing stays prepared on it.
+        return await this.insertOn(tx, params.jobs, params.now ?? null, false);
+      } catch (error) {
+        throw this.wrap(error, Infinity);
+      }
+    }
+    const withKeys = params.jobs.some((j) => j.uniqueKey !== null);
+    // Without unique keys one statement does it all (its own transaction); with them, the holder lookup joins it.
+    return withKeys
+      ? this.transaction(this.enqueueTimeoutMs, (client) => this.insertOn(client, params.jobs, params.now ?? null, true))
+      : this.withClient(this.enqueueTimeoutMs, (client) => this.insertOn(client, params.jobs, params.now ?? null, true));
+  }
+
+  private async insertOn(client: Queryable, jobs: readonly JobInsert[], now: number | null, named: boolean): Promise<JobInsertResult[]> {
+    const results: (JobInsertResult | undefined)[] = new Array(jobs.length);
+    let pending = jobs.map((job, index) => ({ index, job }));
+    // A holder of a unique key can finish between the insert and the lookup; then the job is stored on the next round.
+    for (let round = 0; pending.length > 0; round++) {
+      if (round === 5) throw new OffloadError("OFFLOAD_ERR_DATABASE", "Could not store the jobs: their unique keys kept changing hands; try again");
+      const c = pending.map((p) => p.job);
+      const rows = await this.query<Row>(
+        client,
+        this.sql.insert,
+        [
+          now,
+          c.map((j) => j.id),
+          c.map((j) => j.type),
+          c.map((j) => j.queue),
+          c.map((j) => j.priority),
+          c.map((j) => j.payloadJson),
+          c.map((j) => j.maxAttempts),
+          c.map((j) => j.timeoutMs),
+          c.map((j) => j.owner),
+          c.map((j) => j.uniqueKey),
+          c.map((j) => j.runAt),
+          c.map((j) => j.delayMs ?? null),
+          this.channel,
+        ],
+        named,
+      );
+      const stored = new Map(rows.map((row) => [row.id, row]));
+      const missing: typeof pending = [];
+      for (const p of pending) {
+        const row = stored.get(p.job.id);
+        if (row) results[p.index] = { deduplicated: false, job: toRecord(row, null) };
+        else missing.push(p);
+      }
+      if (missing.length === 0) break;
+      const holders = await this.query<Row & { now: number | string }>(
+        client,
+        this.sql.findUnfinishedByKeys,
+        [now, missing.map((p) => p.job.type), missing.map((p) => p.job.uniqueKey)],
+        named,
+      );
+      const byKey = new Map(holders.map((row) => [`${row.type}\u0000${row.unique_key}`, row]));
+      pending = [];
+      for (const p of missing) {
+        const holder = byKey.get(`${p.job.type}\u0000${p.job.uniqueKey}`);
+        if (holder) results[p.index] = { deduplicated: true, job: toRecord(holder, num(holder.now)) };
+        else pending.push(p);
+      }
+    }
+    return results as JobInsertResult[];
+  }
+
+  async jobGet(params: { id: string; now?: number }): Promise<JobRecord | null> {
+    if (!UUID.test(params.id)) return null;
+    return this.withClient(this.queryTimeoutMs, async (client) => {
+      const [row] = await this.query<Row & { now: number }>(client, `SELECT j.*, c.now FROM (${this.sql.now}) c LEFT JOIN ${this.quotedSchema}.jobs j ON j.id = $2`, [
+        params.now ?? null,
+        params.id,
+      ]);
+      return row && row.id !== null ? toRecord(row, num(row.now)) : null;
+    });
+  }
+
+  async jobList(params: { cursor?: string | null; filter: JobListFilter; limit: number; now?: number }): Promise<JobListResult> {
+    const where: string[] = [];
+    const args: unknown[] = [params.now ?? null];
+    const arg = (value: unknown) => {
+      args.push(value);
+      return `$${args.length}`;
+    };
+    const { filter } = params;
+    if (filter.status === "queued") where.push("(j.status = 'queued' OR (j.status = 'scheduled' AND j.run_at <= c.now))");
+    else if (filter.status === "scheduled") where.push("j.status = 'scheduled' AND j.run_at > c.now");
+    else if (filter.status !== undefined) where.push(`j.status = ${arg(filter.status)}`);
+    for (const column of ["owner", "queue", "type"] as const) {
+      if (filter[column] !== undefined) where.push(`j.${column} = ${arg(filter[column])}`);
+    }
+    if (params.cursor) where.push(`j.id < ${arg(decodeCursor(params.cursor))}::uuid`);
+    const limit = arg(params.limit + 1);
+    const text = `SELECT j.*, c.now FROM ${this.quotedSchema}.jobs j, (${this.sql.now}) c ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY j.id DESC LIMIT ${limit}`;
+    const rows = await this.withClient(this.queryTimeoutMs, (client) => this.query<Row & { now: number }>(client, text, args));
+    const page = rows.slice(0, params.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((row) => toRecord(row, num(row.now))),
+      nextCursor: rows.length > params.limit && last ? encodeCursor(last.id) : null,
+    };
+  }
+
+  async jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
+    const wanted = params.queues.filter((q) => q.limit > 0);
+    if (wanted.length === 0) return [];
+    return this.withClient(this.queryTimeoutMs, (client) => this.claimOn(client, params));
+  }
+
+  async jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }> {
+    const now = params.now ?? params.claim.now;
+    const claim = { ...params.claim, now };
+    if (params.acks.length === 0) return { acks: [], claimed: await this.jobClaim(claim) };
+    const wanted = claim.queues.some((q) => q.limit > 0);
+    // A release or an immediate retry makes its job claimable at once, and the claim must see it:
+    // two statements in a transaction. Otherwise (nearly always) one statement does both.
+    const readies = params.acks.some((a) => a.outcome === "released" || (a.outcome === "retry" && a.delayMs <= 0));
+    if (!wanted || readies) {
+      return this.transaction(this.queryTimeoutMs, async (client) => {
+        const acks = await this.ackOn(client, params.acks, now ?? null);
+        return { acks, claimed: wanted ? await this.claimOn(client, claim) : [] };
+      });
+    }
+    const { batch, results } = this.ackBatch(params.acks);
+    const queues = claim.queues.filter((q) => q.limit > 0);
+    const token = randomUUID();
+    const [row] = await this.withClient(this.queryTimeoutMs, (client) =>
+      this.query<{ acks: [number, JobState][]; claimed: ClaimedRow[] }>(client, this.sql.ackAndClaim, [
+        now ?? null,
+        JSON.stringify(batch),
+        queues.map((q) => q.queue),
+        queues.map((q) => q.limit),
+        claim.workerId,
+        token,
+        claim.leaseMs,
+      ]),
+    );
+    for (const [i, status] of row!.acks) results[i] = { applied: true, id: params.acks[i]!.id, status };
+    return { acks: results, claimed: this.toClaimed(row!.claimed, claim, token) };
+  }
+
+  private async claimOn(client: Queryable, params: ClaimParams): Promise<ClaimedJob[]> {
+    const wanted = params.queues.filter((q) => q.limit > 0);
+    const token = randomUUID();
+    const rows = await this.query<ClaimedRow>(client, this.sql.claim, [
+      params.now ?? null,
+      wanted.map((q) => q.queue),
+      wanted.map((q) => q.limit),
+      params.workerId,
+      token,
+      params.leaseMs,
+    ]);
+    return this.toClaimed(rows, params, token);
+  }
+
+  private toClaimed(rows: ClaimedRow[], params: ClaimParams, token: string): ClaimedJob[] {
+    rows.sort(claimOrder);
+    return rows.map((row) => {
+      const at = num(row.claimed_at);
+      return {
+        id: row.id,
+        job: {
+          attempt: row.attempt,
+          cancelRequested: false,
+          createdAt: num(row.created_at),
+          finishedAt: null,
+          id: row.id,
+          leaseExpiresAt: at + params.leaseMs,
+          maxAttempts: row.max_attempts,
+          owner: row.owner,
+          payload: row.payload,
+          priority: row.priority,
+          progress: row.progress ?? { ...EMPTY_PROGRESS },
+          queue: row.queue,
+          runAt: num(row.run_at),
+          startedAt: at,
+          status: "running" as const,
+          timeoutMs: num(row.timeout_ms),
+          type: row.type,
+          uniqueKey: row.unique_key,
+          updatedAt: at,
+          workerId: params.workerId,
+        },
+        leaseToken: token,
+      };
+    });
+  }
+
+  async jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]> {
+    if (params.acks.length === 0) return [];
+    return this.withClient(this.queryTimeoutMs, (client) => this.ackOn(client, params.acks, params.now ?? null));
+  }
+
+  /**
+   * Acks apply in order; a lease is finished by its first ack, so later acks
+   * of the same lease are sent nowhere and reported as not applied, exactly as
+   * one statement per ack would have them.
+   */
+  private async ackOn(client: Queryable, acks: readonly JobAck[], now: number | null): Promise<JobAckResult[]> {
+    const { batch, results } = this.ackBatch(acks);
+    if (batch.length === 0) return results;
+    const rows = await this.query<{ i: number; status: JobState }>(client, this.sql.ack, [now, JSON.stringify(batch)]);
+    for (const row of rows) results[row.i] = { applied: true, id: acks[row.i]!.id, status: row.status };
+    return results;
+  }
+
+  /**
+   * The acks as the statements take them, and their results as if none
+   * applied. Acks apply in order; a lease is finished by its first ack, so
+   * later acks of the same lease are sent nowhere and reported as not
+   * applied, exactly as one statement per ack would have them.
+   */
+  private ackBatch(acks: readonly JobAck[]): { batch: object[]; results: JobAckResult[] } {
+    const seen = new Set<string>();
+    const batch: object[] = [];
+    acks.forEach((ack, i) => {
+      const key = `${ack.id} ${ack.leaseToken}`;
+      if (seen.has(key) || !UUID.test(ack.id)) return;
+      seen.add(key);
+      batch.push({
+        delay_ms: ack.outcome === "retry" ? ack.delayMs : null,
+        error: "error" in ack ? ack.error : null,
+        i,
+        id: ack.id,
+        outcome: ack.outcome,
+        progress: ack.progress ?? null,
+        result: ack.outcome === "completed" ? JSON.parse(ack.resultJson) : null,
+        token: ack.leaseToken,
+      });
+    });
+    return { batch, results: acks.map((ack) => ({ applied: false, id: ack.id, status: null })) };
+  }
+
+  async jobHeartbeatMany(params: { leaseMs: number; leases: readonly Lease[]; now?: number; workerId: string }): Promise<JobHeartbeatResult[]> {
+    if (params.leases.length === 0) return [];
+    const leases = params.leases.filter((l) => UUID.test(l.id));
+    const rows =
+      leases.length === 0
+        ? []
+        : await this.withClient(this.queryTimeoutMs, (client) =>
+            this.query<{ cancel_requested: boolean; id: string; lease_token: string }>(client, this.sql.heartbeat, [
+              params.now ?? null,
+              leases.map((l) => l.id),
+              leases.map((l) => l.leaseToken),
+              params.leaseMs,
+            ]),
+          );
+    const renewed = new Map(rows.map((r) => [`${r.id} ${r.lease_token}`, r.cancel_requested]));
+    return params.leases.map(({ id, leaseToken }) => {
+      const cancel = renewed.get(`${id} ${leaseToken}`);
+      return { cancelRequested: cancel === true, id, renewed: cancel !== undefined };
+    });
+  }
+
+  async jobProgressMany(params: { now?: number; updates: readonly (Lease & { progress: JobProgress })[] }): Promise<string[]> {
+    const updates = params.updates.filter((u) => UUID.test(u.id));
+    if (updates.length === 0) return [];
+    const rows = await this.withClient(this.queryTimeoutMs, (client) =>
+      this.query<{ id: string; lease_token: string }>(client, this.sql.progress, [
+        params.now ?? null,
+        updates.map((u) => u.id),
+        updates.map((u) => u.leaseToken),
+        updates.map((u) => JSON.stringify(u.progress)),
+      ]),
+    );
+    const written = new Set(rows.map((r) => `${r.id} ${r.lease_token}`));
+    return params.updates.filter((u) => written.has(`${u.id} ${u.leaseToken}`)).map((u) => u.id);
+  }
+
+  async jobCancel(params: { id: string; now?: number }): Promise<JobCancelResult | null> {
+    if (!UUID.test(params.id)) return null;
+    const now = params.now ?? null;
+    // Each statement is atomic on its own; between them the job can only move on (queued -> running -> finished),
+    // and the next statement sees where it went.
+    return this.withClient(this.queryTimeoutMs, async (client) => {
+      const [cancelled] = await this.query<Row>(client, this.sql.cancelWaiting, [now, params.id]);
+      if (cancelled) return { job: toRecord(cancelled, null), outcome: "cancelled" as const };
+      const [requested] = await this.query<Row>(client, this.sql.requestCancel, [now, params.id, this.cancelChannel]);
+      if (requested) return { job: toRecord(requested, null), outcome: "requested" as const };
+      const [row] = await this.query<Row>(client, this.sql.getById, [params.id]);
+      return row ? { job: toRecord(row, null), outcome: "finished" as const } : null;
+    });
+  }
+
+  async jobRetry(params: { id: string; now?: number }): Promise<JobRecord | null> {
+    if (!UUID.test(params.id)) return null;
+    return this.withClient(this.queryTimeoutMs, async (client) => {
+      let row: Row | undefined;
+      try {
+        [row] = await this.query<Row>(client, this.sql.retry, [params.now ?? null, params.id, this.channel]);
+      } catch (error) {
+        if ((error as { code?: string }).code !== "23505") throw error;
+        // A newer unfinished job holds this job's uniqueKey.
+        const [job] = await this.query<Row>(client, this.sql.getById, [params.id]);
+        const [holder] = job ? await this.query<Row>(client, this.sql.findUnfinishedByKeys, [null, [job.type], [job.unique_key]]) : [];
+        throw new OffloadError(
+          "OFFLOAD_ERR_INVALID_STATE",
+          `Job ${params.id} cannot be retried: job ${holder?.id ?? "?"} (${holder?.status ?? "unfinished"}) holds its uniqueKey ${JSON.stringify(job?.unique_key)}; retry it once that job has finished`,
+          { details: { status: job?.status, uniqueKeyHeldBy: holder?.id } },
+        );
+      }
+      if (row) return toRecord(row, null);
+      const [existing] = await this.query<Row>(client, this.sql.getById, [params.id]);
+      if (!existing) return null;
+      throw new OffloadError("OFFLOAD_ERR_INVALID_STATE", `Job ${params.id} is ${existing.status}: only failed or cancelled jobs can be retried`, {
+        details: { status: existing.status },
+      });
+    });
+  }
+
+  async jobDelete(params: { id: string }): Promise<boolean> {
+    if (!UUID.test(params.id)) return false;
+    return this.withClient(this.queryTimeoutMs, async (client) => {
+      const result = await client.query(prepared(this.sql.deleteFinished, [params.id]));
+      if (result.rowCount === 1) return true;
+      const [existing] = await this.query<Row>(client, this.sql.getById, [params.id]);
+      if (!existing) return false;
+      throw new OffloadError("OFFLOAD_ERR_INVALID_STATE", `Job ${params.id} is ${existing.status}: only finished jobs can be deleted`, {
+        details: { status: existing.status },
+      });
+    });
+  }
+
+  async jobRescueExpired(params: { limit: number; now?: number }): Promise<JobRescueResult> {
+    const rows = await this.withClient(this.queryTimeoutMs, (client) => this.query<Row>(client, this.sql.rescueExpired, [params.now ?? null, params.limit, this.channel]));
+    const result: JobRescueResult = { cancelled: [], failed: [], requeued: [] };
+    for (const row of rows) {
+      const record = toRecord(row, null);
+      if (record.status === "queued") result.requeued.push(record);
+      else if (record.status === "failed") result.failed.push(record);
+      else result.cancelled.push(record);
+    }
+    return result;
+  }
+
+  async jobPrune(params: { ages: PruneAges; limit: number; now?: number }): Promise<number> {
+    return this.withClient(this.queryTimeoutMs, async (client) => {
+      let deleted = 0;
+      for (const status of ["completed", "failed", "cancelled"] as const) {
+        if (deleted >= params.limit) break;
+        const result = await client.query(
+          prepared(this.sql.prune, [params.now ?? null, status, params.ages[status], params.limit - deleted]),
+        );
+        deleted += result.rowCount ?? 0;
+      }
+      return deleted;
+    });
+  }
+
+  async queueCounts(params: { now?: number } = {}): Promise<QueueCounts[]> {
+    const rows = await this.withClient(this.queryTimeoutMs, (client) =>
+      this.query<{ due: boolean; n: number; queue: string; status: JobState }>(client, this.sql.queueCounts, [params.now ?? null]),
+    );
+    const byQueue = new Map<string, QueueCounts>();
+    for (const row of rows) {
+      let entry = byQueue.get(row.queue);
+      if (!entry) {
+        entry = { counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>, queue: row.queue };
+        byQueue.set(row.queue, entry);
+      }
+      // Due scheduled jobs count as queued, as in every other view.
+      entry.counts[row.due ? "queued" : row.status] += row.n;
+    }
+    return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+}
+
+/** An error the server sent (it has a SQLSTATE): the connection itself is fine. */
+function isServerError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("08") && !code.startsWith("57P");
+}

@@ -1,0 +1,135 @@
+import { EventEmitter } from "node:events";
+import pg from "pg";
+import type { Notifier } from "../../backend/backend.js";
+import type { Logger } from "../../observability/logger.js";
+import { briefError } from "./brief-error.js";
+
+/** Reconnect delays of the listener: doubling from the first to the last. */
+const RECONNECT_FIRST_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+/**
+ * Wake-ups through LISTEN/NOTIFY, a hint only: workers keep polling, so a
+ * notification lost while the listener is down delays a job by at most one
+ * poll interval. The listener holds one connection of its own (not from the
+ * pool: a pooled connection cannot stay in LISTEN), opened when the first
+ * worker subscribes, and reconnects by itself with a doubling delay; after a
+ * reconnect it wakes every subscriber once, since jobs may have arrived
+ * meanwhile.
+ *
+ * Jobs are announced by the statements that make them ready (`pg_notify` in
+ * the insert, retry and rescue statements), so a job enqueued inside the
+ * application's own transaction is announced when, and only if, it commits.
+ */
+export class PostgresNotifier implements Notifier {
+  private readonly emitter = new EventEmitter();
+  private client: pg.Client | null = null;
+  private closed = false;
+  private connecting = false;
+  private reconnectDelay = RECONNECT_FIRST_MS;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  /** Connections opened so far (the first and every reconnect): for tests and logs. */
+  connects = 0;
+
+  constructor(
+    private readonly clientConfig: pg.ClientConfig,
+    readonly channel: string,
+    readonly cancelChannel: string,
+    private readonly logger: Logger | null,
+  ) {
+    this.emitter.setMaxListeners(0);
+  }
+
+  notifyJobsReady(queues: readonly string[]): void {
+    // Other processes hear of the jobs through pg_notify at commit; this process's workers at once.
+    for (const queue of queues) this.emitter.emit("ready", queue);
+  }
+
+  onJobsReady(listener: (queue: string | null) => void): () => void {
+    return this.subscribe("ready", listener);
+  }
+
+  onCancelRequested(listener: (jobId: string) => void): () => void {
+    return this.subscribe("cancel", listener);
+  }
+
+  private subscribe<T>(event: "cancel" | "ready", listener: (value: T) => void): () => void {
+    this.emitter.on(event, listener);
+    if (!this.client && !this.connecting && !this.reconnectTimer) void this.connect();
+    return () => {
+      this.emitter.off(event, listener);
+    };
+  }
+
+  /** True while the LISTEN connection is up. */
+  get listening(): boolean {
+    return this.client !== null;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    this.connecting = true;
+    const client = new pg.Client(this.clientConfig);
+    // Without a listener, an 'error' on a dropped connection would crash the process.
+    client.on("error", (error) => this.lost(client, error));
+    client.on("end", () => this.lost(client, null));
+    client.on("notification", (message) => {
+      if (message.channel === this.channel) this.emitter.emit("ready", message.payload || null);
+      else if (message.channel === this.cancelChannel && message.payload) this.emitter.emit("cancel", message.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel}"; LISTEN "${this.cancelChannel}"`);
+      if (this.closed) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      const reconnected = this.connects > 0;
+      this.connects++;
+      this.client = client;
+      this.reconnectDelay = RECONNECT_FIRST_MS;
+      if (reconnected) {
+        this.logger?.info({ channel: this.channel }, "LISTEN connection restored");
+        this.emitter.emit("ready", null);
+      }
+    } catch (error) {
+      client.removeAllListeners("end");
+      client.end().catch(() => undefined);
+      this.scheduleReconnect(error);
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private lost(client: pg.Client, error: Error | null): void {
+    if (this.client !== client) return;
+    this.client = null;
+    client.removeAllListeners("end");
+    client.end().catch(() => undefined);
+    this.scheduleReconnect(error);
+  }
+
+  private scheduleReconnect(error: unknown): void {
+    if (this.closed || this.reconnectTimer) return;
+    this.logger?.warn({ err: briefError(error), retryInMs: this.reconnectDelay }, "LISTEN connection lost; reconnecting (workers keep polling meanwhile)");
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.connect();
+    }, this.reconnectDelay);
+    this.reconnectTimer.unref();
+    this.reconnectDelay = Math.min(RECONNECT_MAX_MS, this.reconnectDelay * 2);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.emitter.removeAllListeners();
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      client.removeAllListeners("end");
+      await client.end().catch(() => undefined);
+    }
+  }
+}

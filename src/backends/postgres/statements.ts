@@ -1,0 +1,269 @@
+import { UNFINISHED_STATES, sqlStateList } from "../../job/states.js";
+
+/**
+ * Every SQL statement of the PostgreSQL engine, built for one schema.
+ *
+ * Conventions:
+ * - `$1` is always `now`: epoch ms injected by tests, or NULL for the
+ *   database's clock (`statement_timestamp()`), so hosts with skewed clocks
+ *   agree on run times, leases and rescue.
+ * - Each hot statement is one round trip and, where it can be, one implicit
+ *   transaction: claims, acks, heartbeats and progress take arrays (or a JSON
+ *   list) and touch every row of a batch in one statement.
+ * - Fencing: a write for an attempt applies only where `lease_token` is the
+ *   attempt's token; a CHECK constraint keeps tokens on running rows only.
+ * - Claims lock with `FOR UPDATE SKIP LOCKED`, so any number of workers on any
+ *   number of hosts claim side by side without waiting for each other, and
+ *   update by `id = ANY(ARRAY(...))`: with `id IN (subquery)` the planner
+ *   sometimes scans the table instead of using the primary key.
+ * - Timestamps are epoch-ms bigints; JSON columns are `json` (stored as given)
+ *   except the error list, `jsonb` because attempts append to it.
+ */
+export function buildStatements(schema: string) {
+  const jobs = `${schema}.jobs`;
+  const NOW = "coalesce($1::bigint, floor(extract(epoch FROM statement_timestamp()) * 1000)::bigint)";
+  const UNFINISHED = sqlStateList(UNFINISHED_STATES);
+  const LEASE_CLEARED = "worker_id = NULL, lease_token = NULL, lease_expires_at = NULL";
+  /** What a claim returns: only what a running attempt reads. */
+  const CLAIMED = "j.id, j.type, j.queue, j.priority, j.payload, j.progress, j.attempt, j.max_attempts, j.timeout_ms, j.owner, j.unique_key, j.created_at, j.run_at";
+  /** The state an ack leaves its job in, from the old row (j) and the ack (a). */
+  const ACK_STATUS = `CASE a.outcome
+      WHEN 'completed' THEN 'completed'
+      WHEN 'cancelled' THEN 'cancelled'
+      WHEN 'failed' THEN CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'failed' END
+      WHEN 'retry' THEN CASE WHEN j.cancel_requested THEN 'cancelled' WHEN a.delay_ms <= 0 THEN 'queued' ELSE 'scheduled' END
+      WHEN 'released' THEN CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'queued' END
+    END`;
+  const LEASE_EXPIRED_ERROR = `jsonb_build_object('attempt', j.attempt, 'at', c.now, 'code', 'lease_expired',
+      'message', 'Lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped renewing it (crashed, hung or cut off)',
+      'stack', NULL)`;
+
+  /** The rows a claim takes: per queue, queued and due scheduled jobs in claim order, rows others hold skipped. */
+  const picked = (queues: string, limits: string) => `picked AS (
+        SELECT p.id
+        FROM c, unnest(${queues}::text[], ${limits}::int[]) AS q(name, lim)
+        CROSS JOIN LATERAL (
+          SELECT u.id FROM (
+            SELECT * FROM (SELECT id, priority, run_at FROM ${jobs}
+                           WHERE status = 'queued' AND queue = q.name
+                           ORDER BY priority DESC, run_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) ready
+            UNION ALL
+            SELECT * FROM (SELECT id, priority, run_at FROM ${jobs}
+                           WHERE status = 'scheduled' AND queue = q.name AND run_at <= c.now
+                           ORDER BY priority DESC, run_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) due
+          ) u
+          ORDER BY u.priority DESC, u.run_at, u.id LIMIT q.lim
+        ) p
+      )`;
+
+  /** Starts an attempt of each picked job: counts it, gives it the lease. */
+  const claimUpdate = (workerId: string, token: string, leaseMs: string) => `UPDATE ${jobs} j
+      SET status = 'running', attempt = j.attempt + 1, worker_id = ${workerId}, lease_token = ${token},
+          lease_expires_at = c.now + ${leaseMs}::bigint, started_at = c.now, updated_at = c.now
+      FROM c
+      WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+      RETURNING ${CLAIMED}, c.now AS claimed_at`;
+
+  /** The acks of a batch, from a JSON list parameter. */
+  const ackList = (param: string) => `a AS (SELECT * FROM json_to_recordset(${param}::json)
+        AS x(i int, id uuid, token text, outcome text, result json, error jsonb, delay_ms bigint, progress json))`;
+
+  /**
+   * Finishes the attempts of ackList `a`. An ack applies only while its job
+   * runs under its token. A retry, failure or release of a job whose
+   * cancellation was requested ends it cancelled. Rows are found by primary
+   * key (`id = ANY(ARRAY(...))`): joined on the running index instead, the
+   * planner walks every dead entry that completed jobs left there (a bitmap
+   * scan never marks them dead), tens of thousands between two vacuums.
+   * For the same reason the lease token alone fences (no `status =
+   * 'running'`, which would invite that index): the table's check
+   * constraint keeps a token on running rows only.
+   */
+  const ackUpdate = `UPDATE ${jobs} j
+      SET status = ${ACK_STATUS},
+          result = CASE WHEN a.outcome = 'completed' THEN a.result ELSE j.result END,
+          error = CASE WHEN a.outcome = 'completed' THEN NULL ELSE coalesce(a.error, j.error) END,
+          errors = CASE WHEN a.outcome <> 'completed' AND a.error IS NOT NULL THEN j.errors || jsonb_build_array(a.error) ELSE j.errors END,
+          progress = coalesce(a.progress, j.progress),
+          attempt = CASE WHEN a.outcome = 'released' AND NOT j.cancel_requested THEN j.attempt - 1 ELSE j.attempt END,
+          run_at = CASE WHEN a.outcome = 'retry' AND NOT j.cancel_requested THEN c.now + a.delay_ms ELSE j.run_at END,
+          started_at = CASE WHEN a.outcome = 'released' AND NOT j.cancel_requested THEN NULL ELSE j.started_at END,
+          finished_at = CASE WHEN ${ACK_STATUS} IN ('completed', 'failed', 'cancelled') THEN c.now END,
+          updated_at = c.now, ${LEASE_CLEARED}
+      FROM c, a
+      WHERE j.id = ANY(ARRAY(SELECT id FROM a)) AND j.id = a.id AND j.lease_token = a.token
+      RETURNING a.i, j.status`;
+
+  return {
+    /** Result: the database clock in epoch ms. */
+    now: `SELECT ${NOW} AS now`,
+
+    /**
+     * Store jobs in order. Params: now, then one array per column (ids, types,
+     * queues, priorities, payloads, maxAttempts, timeoutMs, owners, uniqueKeys,
+     * runAts, delayMs), then the notification channel. A job whose uniqueKey an
+     * unfinished job of its type holds is skipped (ON CONFLICT on jobs_unique);
+     * the caller then looks the holder up. Queued jobs notify their queue
+     * (delivered at commit, deduplicated by PostgreSQL within a transaction).
+     * Result: the stored rows.
+     */
+    insert: `
+      WITH c AS (SELECT ${NOW} AS now)
+      INSERT INTO ${jobs} AS j (id, type, queue, status, priority, payload, max_attempts, timeout_ms, owner, unique_key,
+                                created_at, run_at, updated_at)
+      SELECT n.id, n.type, n.queue,
+             CASE WHEN coalesce(n.run_at, c.now + coalesce(n.delay_ms, 0)) > c.now THEN 'scheduled' ELSE 'queued' END,
+             n.priority, n.payload, n.max_attempts, n.timeout_ms, n.owner, n.unique_key,
+             c.now, coalesce(n.run_at, c.now + coalesce(n.delay_ms, 0)), c.now
+      FROM c, unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::json[], $7::int[], $8::bigint[], $9::text[], $10::text[],
+                     $11::bigint[], $12::bigint[])
+              WITH ORDINALITY AS n(id, type, queue, priority, payload, max_attempts, timeout_ms, owner, unique_key, run_at, delay_ms, ord)
+      ORDER BY n.ord
+      ON CONFLICT (type, unique_key) WHERE unique_key IS NOT NULL AND status IN (${UNFINISHED}) DO NOTHING
+      RETURNING j.*, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
+
+    /** Params: now, types, uniqueKeys. Result: the unfinished jobs holding these keys, with the clock. */
+    findUnfinishedByKeys: `
+      WITH c AS (SELECT ${NOW} AS now)
+      SELECT j.*, c.now FROM c, ${jobs} j
+      JOIN unnest($2::text[], $3::text[]) AS k(type, unique_key) ON j.type = k.type AND j.unique_key = k.unique_key
+      WHERE j.status IN (${UNFINISHED})`,
+
+    /** Params: id (no now). */
+    getById: `SELECT * FROM ${jobs} WHERE id = $1`,
+
+    /**
+     * Claim up to a limit of each queue: queued jobs and due scheduled ones
+     * (they need no promotion step: a claim takes them straight to running),
+     * in claim order, skipping rows other claimers hold. Params: now, queues,
+     * limits, workerId, leaseToken, leaseMs. Result: the claimed rows, unordered.
+     */
+    claim: `
+      WITH c AS (SELECT ${NOW} AS now),
+      ${picked("$2", "$3")}
+      ${claimUpdate("$4", "$5", "$6")}`,
+
+    /**
+     * Finish attempts, every outcome in one statement. Params: now, acks (JSON
+     * list of { i, id, token, outcome, result, error, delay_ms, progress }, at
+     * most one per lease). Result: the index and new status of each applied ack.
+     */
+    ack: `
+      WITH c AS (SELECT ${NOW} AS now), ${ackList("$2")}
+      ${ackUpdate}`,
+
+    /**
+     * Acks and a claim in one statement, one round trip and one commit: the
+     * worker's steady state. Only for acks that make no job claimable at once
+     * (completed, failed, cancelled, retry after a delay): the claim reads the
+     * snapshot from before the acks, so a release or an immediate retry goes
+     * through {@link ack} then {@link claim} in a transaction instead. The two
+     * updates touch disjoint rows (running ones; queued and due ones). Params:
+     * now, acks, queues, limits, workerId, leaseToken, leaseMs. Result: one row,
+     * `acks` as [[index, status], ...] and `claimed` as the claimed rows (JSON).
+     */
+    ackAndClaim: `
+      WITH c AS (SELECT ${NOW} AS now),
+      ${ackList("$2")},
+      acked AS (${ackUpdate}),
+      ${picked("$3", "$4")},
+      claimed AS (${claimUpdate("$5", "$6", "$7")})
+      SELECT (SELECT coalesce(json_agg(json_build_array(acked.i, acked.status)), '[]'::json) FROM acked) AS acks,
+             (SELECT coalesce(json_agg(claimed), '[]'::json) FROM claimed) AS claimed`,
+
+    /** Renew leases. Params: now, ids, tokens, leaseMs. Result: id, token and cancel_requested of each renewed lease. */
+    heartbeat: `
+      WITH c AS (SELECT ${NOW} AS now)
+      UPDATE ${jobs} j SET lease_expires_at = c.now + $4::bigint
+      FROM c, unnest($2::uuid[], $3::text[]) AS l(id, token)
+      WHERE j.id = ANY($2::uuid[]) AND j.id = l.id AND j.lease_token = l.token
+      RETURNING j.id, j.lease_token, j.cancel_requested`,
+
+    /** Store progress under leases. Params: now, ids, tokens, progress (JSON texts). Result: id and token of each write. */
+    progress: `
+      WITH c AS (SELECT ${NOW} AS now)
+      UPDATE ${jobs} j SET progress = p.progress, updated_at = c.now
+      FROM c, unnest($2::uuid[], $3::text[], $4::json[]) AS p(id, token, progress)
+      WHERE j.id = ANY($2::uuid[]) AND j.id = p.id AND j.lease_token = p.token
+      RETURNING j.id, j.lease_token`,
+
+    /** Cancel a job that has not started. Params: now, id. */
+    cancelWaiting: `
+      WITH c AS (SELECT ${NOW} AS now)
+      UPDATE ${jobs} j SET status = 'cancelled', finished_at = c.now, updated_at = c.now
+      FROM c WHERE j.id = $2 AND j.status IN ('scheduled', 'queued')
+      RETURNING j.*`,
+
+    /**
+     * Ask the worker running a job to stop: its heartbeat tells it, and a
+     * notification on the cancel channel, at commit, tells it at once.
+     * Params: now, id, cancel channel.
+     */
+    requestCancel: `
+      WITH c AS (SELECT ${NOW} AS now)
+      UPDATE ${jobs} j SET cancel_requested = true, updated_at = c.now
+      FROM c WHERE j.id = $2 AND j.status = 'running'
+      RETURNING j.*, pg_notify($3, j.id::text) AS notified`,
+
+    /** Queue a failed or cancelled job again with fresh attempts. Params: now, id, channel. */
+    retry: `
+      WITH c AS (SELECT ${NOW} AS now)
+      UPDATE ${jobs} j
+      SET status = 'queued', attempt = 0, cancel_requested = false, error = NULL, result = NULL, progress = NULL,
+          run_at = c.now, started_at = NULL, finished_at = NULL, updated_at = c.now
+      FROM c WHERE j.id = $2 AND j.status IN ('failed', 'cancelled')
+      RETURNING j.*, pg_notify($3, j.queue) AS notified`,
+
+    /** Params: id. */
+    deleteFinished: `DELETE FROM ${jobs} WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled')`,
+
+    /**
+     * Rescue up to a limit of attempts whose lease expired: back to queued (the
+     * attempt stays counted), failed when none are left, cancelled when
+     * cancellation was requested; each records a lease_expired error. Rows a
+     * worker is writing right now are skipped, not waited for. Params: now,
+     * limit, channel. Result: the rescued rows.
+     */
+    rescueExpired: `
+      WITH c AS (SELECT ${NOW} AS now),
+      expired AS (
+        SELECT id FROM ${jobs}, c WHERE status = 'running' AND lease_expires_at < c.now
+        ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+      )
+      UPDATE ${jobs} j
+      SET status = CASE WHEN j.cancel_requested THEN 'cancelled' WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'queued' END,
+          finished_at = CASE WHEN j.cancel_requested OR j.attempt >= j.max_attempts THEN c.now END,
+          error = ${LEASE_EXPIRED_ERROR},
+          errors = j.errors || jsonb_build_array(${LEASE_EXPIRED_ERROR}),
+          updated_at = c.now, ${LEASE_CLEARED}
+      FROM c
+      WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
+      RETURNING j.*, CASE WHEN NOT j.cancel_requested AND j.attempt < j.max_attempts THEN pg_notify($3, j.queue) END AS notified`,
+
+    /**
+     * Delete up to a limit of jobs in a state, finished more than an age ago.
+     * A job finished before that time was created before it (both by the
+     * database clock), so `created_at < before` holds for every victim: it
+     * lets the BRIN index on created_at skip the recent part of the table
+     * instead of visiting every completed row, which have no index of their
+     * own. Failed and cancelled jobs walk jobs_failed. Params: now, status,
+     * ageMs, limit.
+     */
+    prune: `
+      WITH c AS (SELECT ${NOW} AS now),
+      victims AS (
+        SELECT id FROM ${jobs}, c
+        WHERE status = $2 AND finished_at < c.now - $3::bigint AND created_at < c.now - $3::bigint
+        LIMIT $4
+      )
+      DELETE FROM ${jobs} WHERE id = ANY(ARRAY(SELECT id FROM victims))`,
+
+    /** Params: now. Counts by queue and state; due scheduled jobs apart, since they count as queued. */
+    queueCounts: `
+      WITH c AS (SELECT ${NOW} AS now)
+      SELECT queue, status, (status = 'scheduled' AND run_at <= c.now) AS due, count(*)::int AS n
+      FROM ${jobs}, c GROUP BY queue, status, due`,
+  };
+}
+
+export type PostgresStatements = ReturnType<typeof buildStatements>;
