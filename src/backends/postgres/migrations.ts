@@ -66,6 +66,56 @@ CREATE INDEX jobs_created ON {{schema}}.jobs USING brin (created_at);
 CREATE INDEX jobs_owner ON {{schema}}.jobs (owner, id) WHERE owner IS NOT NULL;
 `,
   },
+  {
+    version: 2,
+    name: "queues, queue statistics, idempotency keys",
+    sql: `
+-- Queue controls, read by every claim: a queue with paused_at set is skipped.
+-- A row exists only for queues that were ever paused.
+CREATE TABLE {{schema}}.queues (
+  queue      text   PRIMARY KEY,
+  paused_at  bigint,                               -- epoch ms; NULL when not paused
+  updated_at bigint NOT NULL
+);
+
+-- Jobs that ended completed or failed, per queue and 10-second window, written
+-- by the statement that ends them. Each process writes its own shard (a random
+-- number from 0 to 15), so workers on many hosts do not queue on one counter
+-- row; readers sum the shards. Windows older than an hour are pruned.
+CREATE TABLE {{schema}}.queue_stats (
+  queue     text     NOT NULL,
+  bucket    bigint   NOT NULL,                     -- window start, epoch ms, a multiple of 10,000
+  shard     smallint NOT NULL,
+  completed bigint   NOT NULL DEFAULT 0,
+  failed    bigint   NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, bucket, shard)
+);
+
+-- Completed jobs stored per queue (completed jobs have no index to count them
+-- by), moved by completions, deletions and prunes; sharded likewise.
+CREATE TABLE {{schema}}.queue_totals (
+  queue     text     NOT NULL,
+  shard     smallint NOT NULL,
+  completed bigint   NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, shard)
+);
+INSERT INTO {{schema}}.queue_totals (queue, shard, completed)
+  SELECT queue, 0, count(*) FROM {{schema}}.jobs WHERE status = 'completed' GROUP BY queue;
+
+-- Idempotency keys of inserts (the HTTP API's Idempotency-Key header), per scope.
+CREATE TABLE {{schema}}.idempotency_keys (
+  scope        text    NOT NULL,
+  key          text    NOT NULL,
+  fingerprint  text    NOT NULL,                   -- hash of the request
+  job_id       uuid    NOT NULL,
+  deduplicated boolean NOT NULL,                   -- the insert returned a job holding its uniqueKey
+  created_at   bigint  NOT NULL,
+  expires_at   bigint  NOT NULL,
+  PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_expiry ON {{schema}}.idempotency_keys (expires_at);
+`,
+  },
 ];
 
 /** The SQL of a migration for one schema. */

@@ -18,6 +18,10 @@ import type {
   MigrationStatus,
   PruneAges,
   QueueCounts,
+  IdempotencyKey,
+  JobInsertIdempotentResult,
+  QueueState,
+  QueueStats,
 } from "../../backend/types.js";
 import { OffloadError } from "../../errors.js";
 import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
@@ -57,6 +61,25 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** pg_advisory_xact_lock's first key for migrations ("0ff10ad"); the second is the schema's hash. */
 const MIGRATION_LOCK_CLASS = 0x0ff10ad;
+/** pg_advisory_xact_lock's first key for idempotency keys; the second is the key's hash. */
+const IDEMPOTENCY_LOCK_CLASS = 0x0ff10ae;
+/** Width of a statistics window (statements.ts): "the last minute" may reach this much further back. */
+const STATS_BUCKET_MS = 10_000;
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+
+/** A row of the queueStats statement. */
+interface StatsRow {
+  a: number | string | null;
+  b: number | string | null;
+  cc: number | string | null;
+  d: number | string | null;
+  kind: "completed" | "due" | "paused" | "queued" | "scheduled" | "state" | "windows";
+  n: number | string | null;
+  oldest: number | string | null;
+  queue: string;
+  status: JobState | null;
+}
 
 /** `int8` comes back as a JS number (epoch ms and counters stay far below 2^53), everything else as pg parses it. */
 const TYPES = {
@@ -230,7 +253,8 @@ export class PostgresBackend implements Backend {
     this.quotedSchema = `"${this.schema}"`;
     this.channel = `${this.schema}_jobs`;
     this.cancelChannel = `${this.schema}_cancel`;
-    this.sql = buildStatements(this.quotedSchema);
+    // This process's shard of the statistics counters: spreads writers on many hosts over 16 rows a counter.
+    this.sql = buildStatements(this.quotedSchema, Math.floor(Math.random() * 16));
     this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? 2_000;
     this.queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
     const clientConfig: pg.ClientConfig = {
@@ -694,8 +718,8 @@ export class PostgresBackend implements Backend {
   async jobDelete(params: { id: string }): Promise<boolean> {
     if (!UUID.test(params.id)) return false;
     return this.withClient(this.queryTimeoutMs, async (client) => {
-      const result = await client.query(prepared(this.sql.deleteFinished, [params.id]));
-      if (result.rowCount === 1) return true;
+      const [deleted] = await this.query<{ n: number }>(client, this.sql.deleteFinished, [params.id]);
+      if (deleted?.n === 1) return true;
       const [existing] = await this.query<Row>(client, this.sql.getById, [params.id]);
       if (!existing) return false;
       throw new OffloadError("OFFLOAD_ERR_INVALID_STATE", `Job ${params.id} is ${existing.status}: only finished jobs can be deleted`, {
@@ -721,12 +745,106 @@ export class PostgresBackend implements Backend {
       let deleted = 0;
       for (const status of ["completed", "failed", "cancelled"] as const) {
         if (deleted >= params.limit) break;
-        const result = await client.query(
-          prepared(this.sql.prune, [params.now ?? null, status, params.ages[status], params.limit - deleted]),
-        );
-        deleted += result.rowCount ?? 0;
+        const [result] = await this.query<{ n: number }>(client, this.sql.prune, [params.now ?? null, status, params.ages[status], params.limit - deleted]);
+        deleted += result?.n ?? 0;
       }
+      // Statistics windows older than an hour, expired idempotency keys: kept small along the way.
+      await this.query(client, this.sql.pruneSide, [params.now ?? null]);
       return deleted;
+    });
+  }
+
+  async queuePause(params: { now?: number; queue: string }): Promise<QueueState> {
+    const [row] = await this.withClient(this.queryTimeoutMs, (client) =>
+      this.query<{ paused_at: number | string; queue: string }>(client, this.sql.queuePause, [params.now ?? null, params.queue]),
+    );
+    return { paused: true, pausedAt: num(row!.paused_at), queue: row!.queue };
+  }
+
+  async queueResume(params: { now?: number; queue: string }): Promise<QueueState> {
+    await this.withClient(this.queryTimeoutMs, (client) => this.query(client, this.sql.queueResume, [params.now ?? null, params.queue]));
+    return { paused: false, pausedAt: null, queue: params.queue };
+  }
+
+  async queueStats(params: { now?: number } = {}): Promise<QueueStats[]> {
+    const rows = await this.withClient(this.queryTimeoutMs, async (client) => {
+      // The windows are cut by the database's clock unless a test injects one.
+      const now = params.now ?? num((await this.query<{ now: number }>(client, this.sql.now, [null]))[0]!.now);
+      return this.query<StatsRow>(client, this.sql.queueStats, [now, now - MINUTE_MS - STATS_BUCKET_MS, now - HOUR_MS - STATS_BUCKET_MS]);
+    });
+    const byQueue = new Map<string, QueueStats>();
+    const entry = (queue: string): QueueStats => {
+      let stats = byQueue.get(queue);
+      if (!stats) {
+        stats = {
+          counts: Object.fromEntries(JOB_STATES.map((st) => [st, 0])) as Record<JobState, number>,
+          lastHour: { completed: 0, failed: 0 },
+          lastMinute: { completed: 0, failed: 0 },
+          oldestQueuedAt: null,
+          paused: false,
+          queue,
+        };
+        byQueue.set(queue, stats);
+      }
+      return stats;
+    };
+    for (const row of rows) {
+      const n = num(row.n) ?? 0;
+      switch (row.kind) {
+        case "queued":
+        case "due": {
+          // A due scheduled job not yet claimed is, to anyone looking, queued.
+          const stats = entry(row.queue);
+          stats.counts.queued += n;
+          const oldest = num(row.oldest)!;
+          stats.oldestQueuedAt = stats.oldestQueuedAt === null ? oldest : Math.min(stats.oldestQueuedAt, oldest);
+          break;
+        }
+        case "scheduled":
+          entry(row.queue).counts.scheduled += n;
+          break;
+        case "state":
+          entry(row.queue).counts[row.status!] += n;
+          break;
+        case "completed":
+          if (n !== 0) entry(row.queue).counts.completed += n;
+          break;
+        case "windows": {
+          const [cm, fm, ch, fh] = [row.a, row.b, row.cc, row.d].map((v) => num(v) ?? 0) as [number, number, number, number];
+          if (ch === 0 && fh === 0) break;
+          const stats = entry(row.queue);
+          stats.lastMinute = { completed: cm, failed: fm };
+          stats.lastHour = { completed: ch, failed: fh };
+          break;
+        }
+        case "paused":
+          entry(row.queue).paused = true;
+          break;
+      }
+    }
+    return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  }
+
+  async jobInsertIdempotent(params: { idempotency: IdempotencyKey; job: JobInsert; now?: number }): Promise<JobInsertIdempotentResult> {
+    const { fingerprint, key, scope, ttlMs } = params.idempotency;
+    const now = params.now ?? null;
+    return this.transaction(this.enqueueTimeoutMs, async (client): Promise<JobInsertIdempotentResult> => {
+      // Two requests with one key wait for each other here: the second sees what the first stored.
+      await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [IDEMPOTENCY_LOCK_CLASS, JSON.stringify([scope, key])]);
+      const [seen] = await this.query<{ deduplicated: boolean; expires_at: number | string; fingerprint: string; job_id: string }>(client, this.sql.idempotencyGet, [scope, key]);
+      const [clock] = await this.query<{ now: number | string }>(client, this.sql.now, [now]);
+      const at = num(clock!.now);
+      if (seen && num(seen.expires_at) > at) {
+        const [row] = await this.query<Row>(client, this.sql.getById, [seen.job_id]);
+        // A key whose job was deleted (by hand or by the pruner) is forgotten: the request stores a new job.
+        if (row) {
+          if (seen.fingerprint !== fingerprint) return { jobId: seen.job_id, outcome: "conflict" };
+          return { deduplicated: seen.deduplicated, job: toRecord(row, at), outcome: "replayed" };
+        }
+      }
+      const [stored] = await this.insertOn(client, [params.job], now, true);
+      await this.query(client, this.sql.idempotencyPut, [now, scope, key, fingerprint, stored!.job.id, stored!.deduplicated, ttlMs]);
+      return { deduplicated: stored!.deduplicated, job: stored!.job, outcome: "stored" };
     });
   }
 

@@ -19,8 +19,9 @@ import { UNFINISHED_STATES, sqlStateList } from "../../job/states.js";
  * - Timestamps are epoch-ms bigints; JSON columns are `json` (stored as given)
  *   except the error list, `jsonb` because attempts append to it.
  */
-export function buildStatements(schema: string) {
+export function buildStatements(schema: string, shard: number) {
   const jobs = `${schema}.jobs`;
+  const STATS_BUCKET_MS = 10_000;
   const NOW = "coalesce($1::bigint, floor(extract(epoch FROM statement_timestamp()) * 1000)::bigint)";
   const UNFINISHED = sqlStateList(UNFINISHED_STATES);
   const LEASE_CLEARED = "worker_id = NULL, lease_token = NULL, lease_expires_at = NULL";
@@ -38,18 +39,24 @@ export function buildStatements(schema: string) {
       'message', 'Lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped renewing it (crashed, hung or cut off)',
       'stack', NULL)`;
 
-  /** The rows a claim takes: per queue, queued and due scheduled jobs in claim order, rows others hold skipped. */
+  /**
+   * The rows a claim takes: per queue, queued and due scheduled jobs in claim
+   * order, rows others hold skipped; nothing of a paused queue (the pause is
+   * read in the claim's own snapshot, so no claim that starts after a pause
+   * commits takes a job of it, on any host).
+   */
   const picked = (queues: string, limits: string) => `picked AS (
         SELECT p.id
         FROM c, unnest(${queues}::text[], ${limits}::int[]) AS q(name, lim)
+        CROSS JOIN LATERAL (SELECT NOT EXISTS (SELECT 1 FROM ${schema}.queues WHERE queue = q.name AND paused_at IS NOT NULL) AS open) g
         CROSS JOIN LATERAL (
           SELECT u.id FROM (
             SELECT * FROM (SELECT id, priority, run_at FROM ${jobs}
-                           WHERE status = 'queued' AND queue = q.name
+                           WHERE status = 'queued' AND queue = q.name AND g.open
                            ORDER BY priority DESC, run_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) ready
             UNION ALL
             SELECT * FROM (SELECT id, priority, run_at FROM ${jobs}
-                           WHERE status = 'scheduled' AND queue = q.name AND run_at <= c.now
+                           WHERE status = 'scheduled' AND queue = q.name AND run_at <= c.now AND g.open
                            ORDER BY priority DESC, run_at, id LIMIT q.lim FOR UPDATE SKIP LOCKED) due
           ) u
           ORDER BY u.priority DESC, u.run_at, u.id LIMIT q.lim
@@ -92,7 +99,29 @@ export function buildStatements(schema: string) {
           updated_at = c.now, ${LEASE_CLEARED}
       FROM c, a
       WHERE j.id = ANY(ARRAY(SELECT id FROM a)) AND j.id = a.id AND j.lease_token = a.token
-      RETURNING a.i, j.status`;
+      RETURNING a.i, j.status, j.queue`;
+
+  /**
+   * Counts the jobs that CTE `source` (queue, status) ended completed or
+   * failed: into this process's shard of the 10 s window, and completed ones
+   * into the queue's stored total. One upsert per queue and table.
+   */
+  const countEnded = (source: string) => `bumped AS (
+        INSERT INTO ${schema}.queue_stats AS t (queue, bucket, shard, completed, failed)
+        SELECT e.queue, c.now - c.now % ${STATS_BUCKET_MS}, ${shard},
+               count(*) FILTER (WHERE e.status = 'completed'), count(*) FILTER (WHERE e.status = 'failed')
+        FROM ${source} e, c WHERE e.status IN ('completed', 'failed') GROUP BY e.queue, c.now
+        ON CONFLICT (queue, bucket, shard) DO UPDATE SET completed = t.completed + excluded.completed, failed = t.failed + excluded.failed),
+      totalled AS (
+        INSERT INTO ${schema}.queue_totals AS t (queue, shard, completed)
+        SELECT e.queue, ${shard}, count(*) FROM ${source} e WHERE e.status = 'completed' GROUP BY e.queue
+        ON CONFLICT (queue, shard) DO UPDATE SET completed = t.completed + excluded.completed)`;
+
+  /** Takes completed jobs that CTE `source` (queue, status) deleted off their queue's stored total. */
+  const uncountDeleted = (source: string) => `untotalled AS (
+        INSERT INTO ${schema}.queue_totals AS t (queue, shard, completed)
+        SELECT e.queue, ${shard}, -count(*) FROM ${source} e WHERE e.status = 'completed' GROUP BY e.queue
+        ON CONFLICT (queue, shard) DO UPDATE SET completed = t.completed + excluded.completed)`;
 
   return {
     /** Result: the database clock in epoch ms. */
@@ -149,8 +178,10 @@ export function buildStatements(schema: string) {
      * most one per lease). Result: the index and new status of each applied ack.
      */
     ack: `
-      WITH c AS (SELECT ${NOW} AS now), ${ackList("$2")}
-      ${ackUpdate}`,
+      WITH c AS (SELECT ${NOW} AS now), ${ackList("$2")},
+      acked AS (${ackUpdate}),
+      ${countEnded("acked")}
+      SELECT i, status FROM acked`,
 
     /**
      * Acks and a claim in one statement, one round trip and one commit: the
@@ -167,7 +198,8 @@ export function buildStatements(schema: string) {
       ${ackList("$2")},
       acked AS (${ackUpdate}),
       ${picked("$3", "$4")},
-      claimed AS (${claimUpdate("$5", "$6", "$7")})
+      claimed AS (${claimUpdate("$5", "$6", "$7")}),
+      ${countEnded("acked")}
       SELECT (SELECT coalesce(json_agg(json_build_array(acked.i, acked.status)), '[]'::json) FROM acked) AS acks,
              (SELECT coalesce(json_agg(claimed), '[]'::json) FROM claimed) AS claimed`,
 
@@ -214,8 +246,11 @@ export function buildStatements(schema: string) {
       FROM c WHERE j.id = $2 AND j.status IN ('failed', 'cancelled')
       RETURNING j.*, pg_notify($3, j.queue) AS notified`,
 
-    /** Params: id. */
-    deleteFinished: `DELETE FROM ${jobs} WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled')`,
+    /** Params: id. Result: n, how many were deleted (0 or 1). A completed one leaves its queue's total. */
+    deleteFinished: `
+      WITH d AS (DELETE FROM ${jobs} WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled') RETURNING queue, status),
+      ${uncountDeleted("d")}
+      SELECT count(*)::int AS n FROM d`,
 
     /**
      * Rescue up to a limit of attempts whose lease expired: back to queued (the
@@ -229,8 +264,8 @@ export function buildStatements(schema: string) {
       expired AS (
         SELECT id FROM ${jobs}, c WHERE status = 'running' AND lease_expires_at < c.now
         ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
-      )
-      UPDATE ${jobs} j
+      ),
+      rescued AS (UPDATE ${jobs} j
       SET status = CASE WHEN j.cancel_requested THEN 'cancelled' WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'queued' END,
           finished_at = CASE WHEN j.cancel_requested OR j.attempt >= j.max_attempts THEN c.now END,
           error = ${LEASE_EXPIRED_ERROR},
@@ -238,7 +273,9 @@ export function buildStatements(schema: string) {
           updated_at = c.now, ${LEASE_CLEARED}
       FROM c
       WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
-      RETURNING j.*, CASE WHEN NOT j.cancel_requested AND j.attempt < j.max_attempts THEN pg_notify($3, j.queue) END AS notified`,
+      RETURNING j.*, CASE WHEN NOT j.cancel_requested AND j.attempt < j.max_attempts THEN pg_notify($3, j.queue) END AS notified),
+      ${countEnded("rescued")}
+      SELECT * FROM rescued`,
 
     /**
      * Delete up to a limit of jobs in a state, finished more than an age ago.
@@ -255,8 +292,71 @@ export function buildStatements(schema: string) {
         SELECT id FROM ${jobs}, c
         WHERE status = $2 AND finished_at < c.now - $3::bigint AND created_at < c.now - $3::bigint
         LIMIT $4
-      )
-      DELETE FROM ${jobs} WHERE id = ANY(ARRAY(SELECT id FROM victims))`,
+      ),
+      d AS (DELETE FROM ${jobs} WHERE id = ANY(ARRAY(SELECT id FROM victims)) RETURNING queue, status),
+      ${uncountDeleted("d")}
+      SELECT count(*)::int AS n FROM d`,
+
+    /** Drop statistics windows older than an hour and up to 1,000 expired idempotency keys. Params: now. */
+    pruneSide: `
+      WITH c AS (SELECT ${NOW} AS now),
+      windows AS (DELETE FROM ${schema}.queue_stats WHERE bucket < (SELECT now FROM c) - 3600000 - ${STATS_BUCKET_MS} RETURNING 1),
+      keys AS (DELETE FROM ${schema}.idempotency_keys WHERE (scope, key) IN (
+                 SELECT scope, key FROM ${schema}.idempotency_keys WHERE expires_at <= (SELECT now FROM c) ORDER BY expires_at LIMIT 1000)
+               RETURNING 1)
+      SELECT (SELECT count(*) FROM windows)::int AS windows, (SELECT count(*) FROM keys)::int AS keys`,
+
+    /** Pause a queue; pausing again keeps the first paused_at. Params: now, queue. Result: queue, paused_at. */
+    queuePause: `
+      WITH c AS (SELECT ${NOW} AS now)
+      INSERT INTO ${schema}.queues AS q (queue, paused_at, updated_at) SELECT $2, c.now, c.now FROM c
+      ON CONFLICT (queue) DO UPDATE SET paused_at = coalesce(q.paused_at, excluded.paused_at), updated_at = excluded.updated_at
+      RETURNING queue, paused_at`,
+
+    /** Resume a queue. Params: now, queue. */
+    queueResume: `
+      WITH c AS (SELECT ${NOW} AS now)
+      UPDATE ${schema}.queues q SET paused_at = NULL, updated_at = c.now FROM c WHERE q.queue = $2 AND q.paused_at IS NOT NULL`,
+
+    /**
+     * Everything queueStats reports, in one statement (one snapshot), without
+     * reading a completed row: unfinished, failed and cancelled jobs through
+     * their partial indexes, completed ones from the stored totals, endings
+     * from the windows. Params: now, minute (windows after it are in the last
+     * minute), hour. Result: rows of (kind, queue, status, n, oldest, a, b, c, d).
+     */
+    queueStats: `
+      WITH c AS (SELECT ${NOW} AS now)
+      SELECT 'queued' AS kind, queue, NULL AS status, count(*)::bigint AS n, min(run_at) AS oldest, NULL::bigint AS a, NULL::bigint AS b, NULL::bigint AS cc, NULL::bigint AS d
+        FROM ${jobs} WHERE status = 'queued' GROUP BY queue
+      UNION ALL
+      SELECT CASE WHEN run_at <= c.now THEN 'due' ELSE 'scheduled' END, queue, NULL, count(*), min(run_at), NULL, NULL, NULL, NULL
+        FROM ${jobs}, c WHERE status = 'scheduled' GROUP BY 1, queue
+      UNION ALL
+      SELECT 'state', queue, status, count(*), NULL, NULL, NULL, NULL, NULL
+        FROM ${jobs} WHERE status IN ('running', 'failed', 'cancelled') GROUP BY queue, status
+      UNION ALL
+      SELECT 'completed', queue, NULL, sum(completed)::bigint, NULL, NULL, NULL, NULL, NULL
+        FROM ${schema}.queue_totals GROUP BY queue
+      UNION ALL
+      SELECT 'windows', queue, NULL, NULL, NULL,
+             sum(completed) FILTER (WHERE bucket > $2)::bigint, sum(failed) FILTER (WHERE bucket > $2)::bigint,
+             sum(completed)::bigint, sum(failed)::bigint
+        FROM ${schema}.queue_stats WHERE bucket > $3 GROUP BY queue
+      UNION ALL
+      SELECT 'paused', queue, NULL, NULL, paused_at, NULL, NULL, NULL, NULL
+        FROM ${schema}.queues WHERE paused_at IS NOT NULL`,
+
+    /** Params: scope, key. Result: the key's record, expired or not. */
+    idempotencyGet: `SELECT fingerprint, job_id, deduplicated, expires_at FROM ${schema}.idempotency_keys WHERE scope = $1 AND key = $2`,
+
+    /** Remember a key, replacing an expired or orphaned record. Params: now, scope, key, fingerprint, jobId, deduplicated, ttlMs. */
+    idempotencyPut: `
+      WITH c AS (SELECT ${NOW} AS now)
+      INSERT INTO ${schema}.idempotency_keys AS k (scope, key, fingerprint, job_id, deduplicated, created_at, expires_at)
+      SELECT $2, $3, $4, $5, $6, c.now, c.now + $7::bigint FROM c
+      ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, job_id = excluded.job_id,
+        deduplicated = excluded.deduplicated, created_at = excluded.created_at, expires_at = excluded.expires_at`,
 
     /** Params: now. Counts by queue and state; due scheduled jobs apart, since they count as queued. */
     queueCounts: `
