@@ -160,4 +160,20 @@ describe("HTTP auth: owner scoping", () => {
     // Admins create jobs for anyone.
     assert.equal((await api("POST", "/api/jobs", { body: { owner: "bob", payload: {}, type: "test.echo" } })).body.owner, "bob");
   });
+
+  it("does not name another owner's job in an Idempotency-Key conflict (the key's first request met that job's uniqueKey)", async (t) => {
+    const { api } = await startServer(t, { worker: false });
+    const bobs = (await api("POST", "/api/jobs", { body: { payload: {}, type: "test.echo", uniqueKey: "shared" }, token: "bob" })).body;
+    const headers = { "idempotency-key": "k-1" };
+    const first = await api("POST", "/api/jobs", { body: { payload: {}, type: "test.echo", uniqueKey: "shared" }, headers, token: "alice" });
+    assert.equal(first.status, 409);
+    const other = await api("POST", "/api/jobs", { body: { payload: { value: "other" }, type: "test.echo", uniqueKey: "shared" }, headers, token: "alice" });
+    assert.deepEqual([other.status, other.body.error.code], [409, "OFFLOAD_ERR_IDEMPOTENCY_CONFLICT"]);
+    assert.ok(!other.text.includes(bobs.id), `the other owner's job id is not revealed: ${other.text}`);
+    // A conflict on the caller's own job still names it.
+    const own = (await api("POST", "/api/jobs", { body: { payload: {}, type: "test.echo" }, headers: { "idempotency-key": "k-2" }, token: "alice" })).body;
+    const ownConflict = await api("POST", "/api/jobs", { body: { payload: { value: "x" }, type: "test.echo" }, headers: { "idempotency-key": "k-2" }, token: "alice" });
+    assert.equal(ownConflict.status, 409);
+    assert.equal(ownConflict.body.error.details.jobId, own.id);
+  });
 });
