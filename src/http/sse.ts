@@ -40,6 +40,8 @@ export class SseStream {
     const onGone = () => this.close();
     this.res.on("close", onGone);
     this.res.on("error", onGone);
+    // A client that left while the route was still checking (token, job) fired "close" before anyone listened.
+    if (socket.destroyed || this.res.destroyed) this.close();
   }
 
   get isClosed(): boolean {

@@ -111,6 +111,33 @@ describe("HTTP event streams", () => {
     await closing;
     assert.ok(a.ended && b.ended && reader.ended);
   });
+
+  it("cleans up a stream whose client left before it opened: no poll of the job, no stream counted", async (t) => {
+    const { api, offload, url } = await startServer(t, { maxStreams: 1, streamPollInterval: "20ms", worker: false });
+    const id = (await api("POST", "/api/jobs", { body: { payload: {}, type: "test.echo" } })).body.id;
+    // The job's first read is slow; the client gives up meanwhile.
+    const getJob = offload.getJob.bind(offload);
+    let reads = 0;
+    let delay = 300;
+    offload.getJob = async (jobId: string) => {
+      reads++;
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      return getJob(jobId);
+    };
+    const controller = new AbortController();
+    const request = fetch(`${url}/api/jobs/${id}/events`, { headers: { authorization: `Bearer ${TOKENS.admin}` }, signal: controller.signal }).catch(() => null);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort();
+    await request;
+    delay = 0;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const before = reads;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(reads, before, "the stream of a client that left does not poll the job");
+    const next = await openEvents(`${url}/api/jobs/${id}/events`, TOKENS.admin);
+    t.after(next.close);
+    assert.equal(next.response.status, 200, "the stream of a client that left is not counted against maxStreams");
+  });
 });
 
 async function waitForGate(gates: Map<string, unknown[]>, name: string, step: number): Promise<void> {
