@@ -4,7 +4,7 @@
  */
 
 /** Scenarios, in the order the runner prints them. */
-export const SCENARIOS = ["enqueue-one", "enqueue-bulk", "process-c10", "process-c50", "latency"] as const;
+export const SCENARIOS = ["enqueue-one", "enqueue-bulk", "process-c10", "process-c50", "process-c200", "latency"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export function isScenario(value: string): value is ScenarioName {
@@ -26,13 +26,18 @@ export interface LatencySummary {
 
 /** Storage calls during a processing window (with --batch-stats only). */
 export interface BatchStats {
-  /** jobAckMany calls, and the acks they wrote. */
+  /** jobAckMany calls (outcomes written on their own), the acks they wrote, and the ms spent awaiting them. */
   ackCalls: number;
   acked: number;
-  /** jobClaim calls, the jobs they returned, and how many returned none. */
+  ackMs: number;
+  /** Claims (jobClaim, and jobAckAndClaim with acks), the jobs they returned, the ms spent awaiting them, and how many returned none. */
   claimCalls: number;
   claimed: number;
+  claimMs: number;
   emptyClaims: number;
+  /** jobAckAndClaim calls carrying acks (outcomes written with the next claim, one transaction), and those acks. */
+  withClaimAcked: number;
+  withClaimCalls: number;
 }
 
 /** The one JSON line a scenario process prints on stdout as its last line. */
@@ -46,6 +51,16 @@ export interface ScenarioResult {
    * large wait means other processes took the CPU: the run is noisy.
    */
   mainThread: { cpuMs: number; runQueueMs: number } | null;
+  /** The whole Node process during the window (every thread: main, GC helpers, libuv), from process.cpuUsage(). */
+  process?: { cpuMs: number; sysMs: number };
+  /**
+   * PostgreSQL only: server CPU time during the window, from /proc/<pid>/schedstat.
+   * backendCpuMs: the backends serving this run's connections (pool and LISTEN),
+   * backendSysMs the part of it in the kernel (WAL flushes, sockets; /proc/<pid>/stat, 10 ms resolution);
+   * otherCpuMs: every other postgres process on the machine (WAL writer,
+   * checkpointer, postmaster, but also other clients' backends: noisy).
+   */
+  server?: { backendCpuMs: number; backendSysMs: number; backends: number; backendsLost: number; otherCpuMs: number };
   /** Jobs in the measured window. */
   jobs: number;
   /** jobs / elapsed seconds; absent for the latency scenario. */
