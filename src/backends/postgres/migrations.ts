@@ -116,6 +116,26 @@ CREATE TABLE {{schema}}.idempotency_keys (
 CREATE INDEX idempotency_keys_expiry ON {{schema}}.idempotency_keys (expires_at);
 `,
   },
+  {
+    version: 3,
+    name: "autovacuum for a queue table",
+    sql: `
+-- Every claim and every ack leaves a dead row version, and the claim index
+-- keeps an entry for each until VACUUM: claims then step over them (measured
+-- here: 0.8 ms a claim of 50 right after a vacuum, 1.8 ms fifty thousand jobs
+-- later). PostgreSQL's default waits for 20 % of the table to be dead, which
+-- on a table keeping a week of completed jobs is millions of rows; vacuum this
+-- one early and often instead. (These settings act only where autovacuum is on,
+-- as it is by default.)
+ALTER TABLE {{schema}}.jobs SET (
+  autovacuum_vacuum_scale_factor = 0.01,
+  autovacuum_vacuum_threshold = 1000,
+  autovacuum_vacuum_insert_scale_factor = 0.05,
+  autovacuum_analyze_scale_factor = 0.02,
+  autovacuum_vacuum_cost_delay = 1
+);
+`,
+  },
 ];
 
 /** The SQL of a migration for one schema. */
