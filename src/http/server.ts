@@ -74,7 +74,9 @@ const listenSchema = z
  */
 export async function createServer(options: ServerOptions): Promise<OffloadServer> {
   const { host = "127.0.0.1", port = 3000, ...pluginOptions } = parseInput(listenSchema, options, "server options", "options") as unknown as ServerOptions;
-  const hasTokens = typeof pluginOptions.tokens === "string" ? pluginOptions.tokens.trim() !== "" : (pluginOptions.tokens?.length ?? 0) > 0;
+  // As the plugin reads them: text of only commas and spaces is no tokens at all (every caller admin).
+  const hasTokens =
+    typeof pluginOptions.tokens === "string" ? pluginOptions.tokens.split(",").some((t) => t.trim() !== "") : (pluginOptions.tokens?.length ?? 0) > 0;
   if (!hasTokens && !isLoopback(host)) {
     throw new OffloadError(
       "OFFLOAD_ERR_INVALID_INPUT",

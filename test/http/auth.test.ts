@@ -51,6 +51,14 @@ describe("HTTP auth: tokens", () => {
     assert.equal((await fetch(`${server.url}/api/queues`)).status, 200);
     const withTokens = await createServer({ host: "0.0.0.0", offload, port: 0, tokens: "k=admin" });
     await withTokens.close();
+    // Tokens text without a single entry is no tokens: every caller would be admin.
+    for (const tokens of [",", " , ", [] as const]) {
+      const open = createServer({ host: "0.0.0.0", offload, port: 0, tokens }).then(async (s) => {
+        await s.close();
+        throw new Error(`listened on 0.0.0.0 with tokens ${JSON.stringify(tokens)}, every caller admin`);
+      });
+      await assert.rejects(open, /Refusing to listen on 0\.0\.0\.0 without tokens/);
+    }
   });
 });
 
