@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import type { Backend, BackendCapabilities, ClaimParams } from "../../backend/backend.js";
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
+import { QueueStatsCollector, zeroCounts } from "../../backend/queue-stats.js";
 import type {
   ClaimedJob,
   JobAck,
@@ -25,7 +26,7 @@ import type {
 } from "../../backend/types.js";
 import { OffloadError } from "../../errors.js";
 import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
-import { JOB_STATES, type JobState } from "../../job/states.js";
+import type { JobState } from "../../job/states.js";
 import type { Logger } from "../../observability/logger.js";
 import { POSTGRES_MIGRATIONS, renderMigration } from "./migrations.js";
 import { briefError } from "./brief-error.js";
@@ -234,7 +235,6 @@ export class PostgresBackend implements Backend {
   private readonly cancelChannel: string;
   private readonly enqueueTimeoutMs: number;
   private readonly queryTimeoutMs: number;
-  private readonly listStatements = new Map<string, string>();
   private closed = false;
   /** The URL without its password, for messages. */
   private readonly describe: string;
@@ -777,57 +777,37 @@ export class PostgresBackend implements Backend {
       const now = params.now ?? num((await this.query<{ now: number }>(client, this.sql.now, [null]))[0]!.now);
       return this.query<StatsRow>(client, this.sql.queueStats, [now, now - MINUTE_MS - STATS_BUCKET_MS, now - HOUR_MS - STATS_BUCKET_MS]);
     });
-    const byQueue = new Map<string, QueueStats>();
-    const entry = (queue: string): QueueStats => {
-      let stats = byQueue.get(queue);
-      if (!stats) {
-        stats = {
-          counts: Object.fromEntries(JOB_STATES.map((st) => [st, 0])) as Record<JobState, number>,
-          lastHour: { completed: 0, failed: 0 },
-          lastMinute: { completed: 0, failed: 0 },
-          oldestQueuedAt: null,
-          paused: false,
-          queue,
-        };
-        byQueue.set(queue, stats);
-      }
-      return stats;
-    };
+    const stats = new QueueStatsCollector();
     for (const row of rows) {
       const n = num(row.n) ?? 0;
       switch (row.kind) {
         case "queued":
-        case "due": {
-          // A due scheduled job not yet claimed is, to anyone looking, queued.
-          const stats = entry(row.queue);
-          stats.counts.queued += n;
-          const oldest = num(row.oldest)!;
-          stats.oldestQueuedAt = stats.oldestQueuedAt === null ? oldest : Math.min(stats.oldestQueuedAt, oldest);
+        case "due": // a due scheduled job not yet claimed is, to anyone looking, queued
+          stats.addReady(row.queue, n, num(row.oldest)!);
           break;
-        }
         case "scheduled":
-          entry(row.queue).counts.scheduled += n;
+          stats.entry(row.queue).counts.scheduled += n;
           break;
         case "state":
-          entry(row.queue).counts[row.status!] += n;
+          stats.entry(row.queue).counts[row.status!] += n;
           break;
         case "completed":
-          if (n !== 0) entry(row.queue).counts.completed += n;
+          if (n !== 0) stats.entry(row.queue).counts.completed += n;
           break;
         case "windows": {
           const [cm, fm, ch, fh] = [row.a, row.b, row.cc, row.d].map((v) => num(v) ?? 0) as [number, number, number, number];
           if (ch === 0 && fh === 0) break;
-          const stats = entry(row.queue);
-          stats.lastMinute = { completed: cm, failed: fm };
-          stats.lastHour = { completed: ch, failed: fh };
+          const queue = stats.entry(row.queue);
+          queue.lastMinute = { completed: cm, failed: fm };
+          queue.lastHour = { completed: ch, failed: fh };
           break;
         }
         case "paused":
-          entry(row.queue).paused = true;
+          stats.entry(row.queue).paused = true;
           break;
       }
     }
-    return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+    return stats.list();
   }
 
   async jobInsertIdempotent(params: { idempotency: IdempotencyKey; job: JobInsert; now?: number }): Promise<JobInsertIdempotentResult> {
@@ -861,7 +841,7 @@ export class PostgresBackend implements Backend {
     for (const row of rows) {
       let entry = byQueue.get(row.queue);
       if (!entry) {
-        entry = { counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>, queue: row.queue };
+        entry = { counts: zeroCounts(), queue: row.queue };
         byQueue.set(row.queue, entry);
       }
       // Due scheduled jobs count as queued, as in every other view.

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import type { Backend, BackendCapabilities, ClaimParams, QueueClaim } from "../../backend/backend.js";
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
+import { zeroCounts } from "../../backend/queue-stats.js";
 import type {
   ClaimedJob,
   IdempotencyKey,
@@ -27,7 +28,7 @@ import type {
 } from "../../backend/types.js";
 import { OffloadError } from "../../errors.js";
 import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
-import { JOB_STATES, type JobState } from "../../job/states.js";
+import type { JobState } from "../../job/states.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { SqliteNotifier } from "./sqlite-notifier.js";
 import { EndedJobs, QueueCounters, readQueueStats } from "./sqlite-queues.js";
@@ -666,7 +667,7 @@ export class SqliteBackend implements Backend {
     for (const row of rows) {
       let entry = byQueue.get(row.queue);
       if (!entry) {
-        entry = { counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>, queue: row.queue };
+        entry = { counts: zeroCounts(), queue: row.queue };
         byQueue.set(row.queue, entry);
       }
       entry.counts[row.status] += row.n;

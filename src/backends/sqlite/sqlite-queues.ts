@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
+import { QueueStatsCollector } from "../../backend/queue-stats.js";
 import type { QueueStats } from "../../backend/types.js";
-import { JOB_STATES, type JobState } from "../../job/states.js";
 import type { SQL } from "./statements.js";
 
 type Statements = { [K in keyof typeof SQL]: Database.Statement };
@@ -71,38 +71,14 @@ export class QueueCounters {
  * the table.
  */
 export function readQueueStats(stmt: Statements, now: number): QueueStats[] {
-  const byQueue = new Map<string, QueueStats>();
-  const entry = (queue: string): QueueStats => {
-    let stats = byQueue.get(queue);
-    if (!stats) {
-      stats = {
-        counts: Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>,
-        lastHour: { completed: 0, failed: 0 },
-        lastMinute: { completed: 0, failed: 0 },
-        oldestQueuedAt: null,
-        paused: false,
-        queue,
-      };
-      byQueue.set(queue, stats);
-    }
-    return stats;
-  };
-  const older = (a: number | null, b: number): number => (a === null ? b : Math.min(a, b));
+  const stats = new QueueStatsCollector();
+  const entry = (queue: string): QueueStats => stats.entry(queue);
 
-  for (const row of stmt.statsQueued.all() as { n: number; oldest: number; queue: string }[]) {
-    const stats = entry(row.queue);
-    stats.counts.queued += row.n;
-    stats.oldestQueuedAt = older(stats.oldestQueuedAt, row.oldest);
-  }
+  for (const row of stmt.statsQueued.all() as { n: number; oldest: number; queue: string }[]) stats.addReady(row.queue, row.n, row.oldest);
   for (const row of stmt.statsScheduled.all({ now }) as { due: number; n: number; oldest: number; queue: string }[]) {
-    const stats = entry(row.queue);
-    if (row.due) {
-      // Due but not yet promoted by a claim: to anyone looking, queued.
-      stats.counts.queued += row.n;
-      stats.oldestQueuedAt = older(stats.oldestQueuedAt, row.oldest);
-    } else {
-      stats.counts.scheduled += row.n;
-    }
+    // Due but not yet promoted by a claim: to anyone looking, queued.
+    if (row.due) stats.addReady(row.queue, row.n, row.oldest);
+    else entry(row.queue).counts.scheduled += row.n;
   }
   for (const row of stmt.statsRunning.all() as { n: number; queue: string }[]) entry(row.queue).counts.running += row.n;
   for (const row of stmt.statsFailedCancelled.all() as { n: number; queue: string; status: "cancelled" | "failed" }[]) {
@@ -118,10 +94,10 @@ export function readQueueStats(stmt: Statements, now: number): QueueStats[] {
   }[];
   for (const row of windows) {
     if (row.completed_hour === 0 && row.failed_hour === 0) continue;
-    const stats = entry(row.queue);
-    stats.lastMinute = { completed: row.completed_minute, failed: row.failed_minute };
-    stats.lastHour = { completed: row.completed_hour, failed: row.failed_hour };
+    const queue = entry(row.queue);
+    queue.lastMinute = { completed: row.completed_minute, failed: row.failed_minute };
+    queue.lastHour = { completed: row.completed_hour, failed: row.failed_hour };
   }
   for (const row of stmt.queuesPaused.all() as { paused_at: number; queue: string }[]) entry(row.queue).paused = true;
-  return [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
+  return stats.list();
 }
