@@ -105,7 +105,8 @@ export interface Backend {
    * returns the job it gave then (`replayed`); with another fingerprint,
    * nothing is stored (`conflict`). A key whose job was deleted, or that
    * expired, counts as not seen. Expired keys are deleted along the way, a
-   * bounded number per call.
+   * bounded number per call. A request deduplicated by `uniqueKey` onto a
+   * job of another owner stores nothing, its key included.
    */
   jobInsertIdempotent(params: { idempotency: IdempotencyKey; job: JobInsert; now?: number }): Promise<JobInsertIdempotentResult>;
 

@@ -1471,6 +1471,18 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
           assert.ok(again.outcome === "replayed" && again.deduplicated && again.job.id === holder.id);
         }),
       );
+
+      it(
+        "does not remember a key whose request was deduplicated onto another owner's job (nothing of it is stored)",
+        fixture(async (backend) => {
+          const holder = await insert(backend, { owner: "bob", uniqueKey: "u" });
+          const first = await backend.jobInsertIdempotent({ idempotency: key(), job: newJob({ owner: "alice", uniqueKey: "u" }), now: T0 });
+          assert.ok(first.outcome === "stored" && first.deduplicated && first.job.id === holder.id);
+          // The key stayed free: another request under it is a first use, not a conflict naming bob's job.
+          const other = await backend.jobInsertIdempotent({ idempotency: key({ fingerprint: "f2" }), job: newJob({ owner: "alice" }), now: T0 });
+          assert.ok(other.outcome === "stored" && !other.deduplicated && other.job.owner === "alice");
+        }),
+      );
     });
 
     describe("capabilities", () => {

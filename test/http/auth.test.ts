@@ -175,9 +175,14 @@ describe("HTTP auth: owner scoping", () => {
     const headers = { "idempotency-key": "k-1" };
     const first = await api("POST", "/api/jobs", { body: { payload: {}, type: "test.echo", uniqueKey: "shared" }, headers, token: "alice" });
     assert.equal(first.status, 409);
+    assert.ok(!first.text.includes(bobs.id), `the other owner's job id is not revealed: ${first.text}`);
+    // Nothing of that request was stored, its key included: the key is still free, not a conflict naming bob's job.
     const other = await api("POST", "/api/jobs", { body: { payload: { value: "other" }, type: "test.echo", uniqueKey: "shared" }, headers, token: "alice" });
-    assert.deepEqual([other.status, other.body.error.code], [409, "OFFLOAD_ERR_IDEMPOTENCY_CONFLICT"]);
+    assert.equal(other.status, 409);
+    assert.notEqual(other.body.error.code, "OFFLOAD_ERR_IDEMPOTENCY_CONFLICT");
     assert.ok(!other.text.includes(bobs.id), `the other owner's job id is not revealed: ${other.text}`);
+    const fresh = await api("POST", "/api/jobs", { body: { payload: { value: "fresh" }, type: "test.echo" }, headers, token: "alice" });
+    assert.deepEqual([fresh.status, fresh.body.owner], [201, "alice"]);
     // A conflict on the caller's own job still names it.
     const own = (await api("POST", "/api/jobs", { body: { payload: {}, type: "test.echo" }, headers: { "idempotency-key": "k-2" }, token: "alice" })).body;
     const ownConflict = await api("POST", "/api/jobs", { body: { payload: { value: "x" }, type: "test.echo" }, headers: { "idempotency-key": "k-2" }, token: "alice" });

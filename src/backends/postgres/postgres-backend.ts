@@ -828,6 +828,8 @@ export class PostgresBackend implements Backend {
         }
       }
       const [stored] = await this.insertOn(client, [params.job], now, true);
+      // Deduplicated onto another owner's job: nothing of this request is stored, its key included.
+      if (stored!.deduplicated && stored!.job.owner !== params.job.owner) return { deduplicated: true, job: stored!.job, outcome: "stored" };
       await this.query(client, this.sql.idempotencyPut, [now, scope, key, fingerprint, stored!.job.id, stored!.deduplicated, ttlMs]);
       return { deduplicated: stored!.deduplicated, job: stored!.job, outcome: "stored" };
     });

@@ -721,6 +721,8 @@ export class SqliteBackend implements Backend {
         }
       }
       const [stored] = this.insertWith(this.stmt, [params.job], now);
+      // Deduplicated onto another owner's job: nothing of this request is stored, its key included.
+      if (stored!.deduplicated && stored!.job.owner !== params.job.owner) return { deduplicated: true, job: stored!.job, outcome: "stored" };
       this.stmt.idempotencyPut.run({
         deduplicated: stored!.deduplicated ? 1 : 0,
         expiresAt: now + ttlMs,
