@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import type { Backend, BackendCapabilities, ClaimParams } from "../../backend/backend.js";
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
+import { insertedRecord } from "../../backend/inserted-record.js";
 import { QueueStatsCollector, zeroCounts } from "../../backend/queue-stats.js";
 import type {
   ClaimedJob,
@@ -202,9 +203,17 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }
 
+/** Statement names by text; the texts are a fixed set (and a few dozen list filters), so hashing each once is enough. */
+const statementNames = new Map<string, string>();
+
 /** A statement prepared once per connection: named by its text's hash, so two texts never share a name. */
 function prepared(text: string, values: unknown[]): pg.QueryConfig {
-  return { name: `offload_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`, text, values };
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `offload_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
 }
 
 /** Either our pooled client or an application's own (transactional enqueue). */
@@ -431,7 +440,7 @@ export class PostgresBackend implements Backend {
     for (let round = 0; pending.length > 0; round++) {
       if (round === 5) throw new OffloadError("OFFLOAD_ERR_DATABASE", "Could not store the jobs: their unique keys kept changing hands; try again");
       const c = pending.map((p) => p.job);
-      const rows = await this.query<Row>(
+      const rows = await this.query<Pick<Row, "created_at" | "id" | "run_at"> & { status: "queued" | "scheduled" }>(
         client,
         this.sql.insert,
         [
@@ -455,7 +464,7 @@ export class PostgresBackend implements Backend {
       const missing: typeof pending = [];
       for (const p of pending) {
         const row = stored.get(p.job.id);
-        if (row) results[p.index] = { deduplicated: false, job: toRecord(row, null) };
+        if (row) results[p.index] = { deduplicated: false, job: insertedRecord(p.job, { createdAt: num(row.created_at), runAt: num(row.run_at), status: row.status }) };
         else missing.push(p);
       }
       if (missing.length === 0) break;
@@ -527,10 +536,11 @@ export class PostgresBackend implements Backend {
     // A release or an immediate retry makes its job claimable at once, and the claim must see it:
     // two statements in a transaction. Otherwise (nearly always) one statement does both.
     const readies = params.acks.some((a) => a.outcome === "released" || (a.outcome === "retry" && a.delayMs <= 0));
-    if (!wanted || readies) {
+    if (!wanted) return { acks: await this.jobAckMany({ acks: params.acks, ...(now === undefined ? {} : { now }) }), claimed: [] };
+    if (readies) {
       return this.transaction(this.queryTimeoutMs, async (client) => {
         const acks = await this.ackOn(client, params.acks, now ?? null);
-        return { acks, claimed: wanted ? await this.claimOn(client, claim) : [] };
+        return { acks, claimed: await this.claimOn(client, claim) };
       });
     }
     const { batch, results } = this.ackBatch(params.acks);

@@ -134,7 +134,8 @@ export function buildStatements(schema: string, shard: number) {
      * unfinished job of its type holds is skipped (ON CONFLICT on jobs_unique);
      * the caller then looks the holder up. Queued jobs notify their queue
      * (delivered at commit, deduplicated by PostgreSQL within a transaction).
-     * Result: the stored rows.
+     * Result: what the database decided of each stored job (id, status,
+     * created_at, run_at); the rest is what was sent.
      */
     insert: `
       WITH c AS (SELECT ${NOW} AS now)
@@ -149,7 +150,7 @@ export function buildStatements(schema: string, shard: number) {
               WITH ORDINALITY AS n(id, type, queue, priority, payload, max_attempts, timeout_ms, owner, unique_key, run_at, delay_ms, ord)
       ORDER BY n.ord
       ON CONFLICT (type, unique_key) WHERE unique_key IS NOT NULL AND status IN (${UNFINISHED}) DO NOTHING
-      RETURNING j.*, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
+      RETURNING j.id, j.status, j.created_at, j.run_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
 
     /** Params: now, types, uniqueKeys. Result: the unfinished jobs holding these keys, with the clock. */
     findUnfinishedByKeys: `

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import Database from "better-sqlite3";
 import type { Backend, BackendCapabilities, ClaimParams, QueueClaim } from "../../backend/backend.js";
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
+import { insertedRecord } from "../../backend/inserted-record.js";
 import { zeroCounts } from "../../backend/queue-stats.js";
 import type {
   ClaimedJob,
@@ -318,34 +319,7 @@ export class SqliteBackend implements Backend {
         type: job.type,
         uniqueKey: job.uniqueKey,
       });
-      return {
-        deduplicated: false,
-        job: {
-          attempt: 0,
-          cancelRequested: false,
-          createdAt: now,
-          error: null,
-          errors: [],
-          finishedAt: null,
-          id: job.id,
-          leaseExpiresAt: null,
-          maxAttempts: job.maxAttempts,
-          owner: job.owner,
-          payload: JSON.parse(job.payloadJson),
-          priority: job.priority,
-          progress: { ...EMPTY_PROGRESS },
-          queue: job.queue,
-          result: null,
-          runAt,
-          startedAt: null,
-          status,
-          timeoutMs: job.timeoutMs,
-          type: job.type,
-          uniqueKey: job.uniqueKey,
-          updatedAt: now,
-          workerId: null,
-        },
-      };
+      return { deduplicated: false, job: insertedRecord(job, { createdAt: now, runAt, status }) };
     });
   }
 
