@@ -282,7 +282,18 @@ export class PostgresBackend implements Backend {
     // An idle pooled connection that drops (server restart, pg_terminate_backend) emits 'error' on the
     // pool; unheard, it would crash the process. The pool discards it and opens a new one when needed.
     this.pool.on("error", (error) => options.logger?.warn({ err: briefError(error) }, "an idle PostgreSQL connection was lost; it will be replaced"));
-    this.notifier = new PostgresNotifier(clientConfig, this.channel, this.cancelChannel, options.logger ?? null);
+    // Server process ids of this pool's connections, so the notifier can tell this process's own notifications.
+    const sessions = new Set<number>();
+    const pid = (client: pg.PoolClient) => (client as pg.PoolClient & { processID: number | null }).processID;
+    this.pool.on("connect", (client) => {
+      const id = pid(client);
+      if (id !== null) sessions.add(id);
+    });
+    this.pool.on("remove", (client) => {
+      const id = pid(client);
+      if (id !== null) sessions.delete(id);
+    });
+    this.notifier = new PostgresNotifier(clientConfig, this.channel, this.cancelChannel, options.logger ?? null, (id) => sessions.has(id));
     this.describe = redact(options.connectionString);
   }
 

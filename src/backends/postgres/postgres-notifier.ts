@@ -31,11 +31,20 @@ export class PostgresNotifier implements Notifier {
   /** Connections opened so far (the first and every reconnect): for tests and logs. */
   connects = 0;
 
+  /**
+   * @param ownSession tells whether a server process id is one of this
+   *   process's own pool connections. Their job notifications are dropped:
+   *   whatever sent them (enqueue, retry, rescue) already woke this process's
+   *   workers directly, and hearing them again cost every local enqueue a
+   *   second, empty claim. Jobs committed by the application's own connection
+   *   (transactional enqueue) come from other sessions and are heard.
+   */
   constructor(
     private readonly clientConfig: pg.ClientConfig,
     readonly channel: string,
     readonly cancelChannel: string,
     private readonly logger: Logger | null,
+    private readonly ownSession: (processId: number) => boolean = () => false,
   ) {
     this.emitter.setMaxListeners(0);
   }
@@ -74,7 +83,9 @@ export class PostgresNotifier implements Notifier {
     client.on("error", (error) => this.lost(client, error));
     client.on("end", () => this.lost(client, null));
     client.on("notification", (message) => {
-      if (message.channel === this.channel) this.emitter.emit("ready", message.payload || null);
+      if (message.channel === this.channel) {
+        if (!this.ownSession(message.processId)) this.emitter.emit("ready", message.payload || null);
+      }
       else if (message.channel === this.cancelChannel && message.payload) this.emitter.emit("cancel", message.payload);
     });
     try {

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { v7 as uuidv7 } from "uuid";
+import { PostgresBackend } from "../../src/backends/postgres/postgres-backend.js";
+import type { JobInsert } from "../../src/backend/types.js";
+import { waitFor } from "../helpers.js";
+import { PG_URL, tempPgSchema } from "../pg.js";
+
+function job(queue: string): JobInsert {
+  return { id: uuidv7(), maxAttempts: 1, owner: null, payloadJson: "{}", priority: 0, queue, runAt: null, timeoutMs: null, type: "t", uniqueKey: null };
+}
+
+describe("PostgreSQL notifier", () => {
+  it("hears jobs made ready by other sessions, not its own process's (which woke its workers directly)", async () => {
+    const temp = tempPgSchema("notifier");
+    const mine = new PostgresBackend({ connectionString: PG_URL, poolSize: 2, schema: temp.schema });
+    const theirs = new PostgresBackend({ connectionString: PG_URL, poolSize: 2, schema: temp.schema });
+    try {
+      await mine.migrate();
+      const heard: (string | null)[] = [];
+      let onOther: () => void = () => undefined;
+      const other = new Promise<void>((resolve) => (onOther = resolve));
+      const unsubscribe = mine.notifier.onJobsReady((queue) => {
+        heard.push(queue);
+        if (queue === "other") onOther();
+      });
+      await waitFor(() => mine.notifier.listening, { message: "the LISTEN connection" });
+      await mine.jobInsertMany({ jobs: [job("own")] });
+      // Notifications arrive in commit order: had its own been delivered, it would be heard before this one.
+      await theirs.jobInsertMany({ jobs: [job("other")] });
+      await other;
+      assert.deepEqual(heard, ["other"]);
+      unsubscribe();
+    } finally {
+      await mine.close();
+      await theirs.close();
+      await temp.cleanup();
+    }
+  });
+});
