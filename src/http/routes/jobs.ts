@@ -68,24 +68,10 @@ async function createJob(ctx: HttpContext, request: FastifyRequest) {
     const job = await ctx.offload.enqueueIdempotent(type, payload, options, { key, scope: principal.scope });
     return { job, replayed: job.replayed };
   } catch (error) {
-    throw await hideOthersJob(ctx, principal, asRequestError(error));
+    // An idempotency conflict names the job its key gave: always the caller's own, since a key is
+    // scoped to its owner and is not stored when a uniqueKey deduplicated onto another owner's job.
+    throw asRequestError(error);
   }
-}
-
-/**
- * An idempotency conflict names the job the key points to. A key whose first
- * request was deduplicated by a uniqueKey points to the job holding that key,
- * which may be another owner's: such a job is not named.
- */
-async function hideOthersJob(ctx: HttpContext, principal: Principal, error: unknown): Promise<unknown> {
-  if (!(error instanceof OffloadError) || error.code !== "OFFLOAD_ERR_IDEMPOTENCY_CONFLICT" || ownerOf(principal) === null) return error;
-  const jobId = error.details?.jobId;
-  const job = typeof jobId === "string" ? await ctx.offload.getJob(jobId).catch(() => null) : null;
-  if (job && canSee(principal, job.owner)) return error;
-  return new OffloadError(
-    "OFFLOAD_ERR_IDEMPOTENCY_CONFLICT",
-    "This Idempotency-Key was already used for another request: send the same request again, or use a new key",
-  );
 }
 
 /** `/api/jobs` and `/api/jobs/:id[/status|/cancel|/retry]`. */
