@@ -499,10 +499,7 @@ export class PostgresBackend implements Backend {
   async jobGet(params: { id: string; now?: number }): Promise<JobRecord | null> {
     if (!UUID.test(params.id)) return null;
     return this.withClient(this.queryTimeoutMs, async (client) => {
-      const [row] = await this.query<Row & { now: number }>(client, `SELECT j.*, c.now FROM (${this.sql.now}) c LEFT JOIN ${this.quotedSchema}.jobs j ON j.id = $2`, [
-        params.now ?? null,
-        params.id,
-      ]);
+      const [row] = await this.query<Row & { now: number }>(client, this.sql.getWithClock, [params.now ?? null, params.id]);
       return row && row.id !== null ? toRecord(row, num(row.now)) : null;
     });
   }

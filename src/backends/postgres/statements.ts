@@ -162,6 +162,9 @@ export function buildStatements(schema: string, shard: number) {
     /** Params: id (no now). */
     getById: `SELECT * FROM ${jobs} WHERE id = $1`,
 
+    /** Params: now, id. Result: the row with the clock (one row, all NULL but now when there is no such job). */
+    getWithClock: `SELECT j.*, c.now FROM (SELECT ${NOW} AS now) c LEFT JOIN ${jobs} j ON j.id = $2`,
+
     /**
      * Claim up to a limit of each queue: queued jobs and due scheduled ones
      * (they need no promotion step: a claim takes them straight to running),
