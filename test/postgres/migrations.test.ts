@@ -155,4 +155,18 @@ describe("PostgreSQL migrations", () => {
       await pg.cleanup();
     }
   });
+
+  it("has the jobs table vacuumed early (a queue table's dead claim-index entries slow claims)", async () => {
+    const pg = tempPgSchema("migrate_vacuum");
+    try {
+      const offload = createOffload({ database: pg.url, logger: false, postgres: { poolSize: 1 } });
+      await offload.migrate();
+      await offload.close();
+      const { rows } = await withPg((client) => client.query<{ reloptions: string[] }>(`SELECT reloptions FROM pg_class WHERE oid = '"${pg.schema}".jobs'::regclass`));
+      assert.ok(rows[0]!.reloptions.includes("autovacuum_vacuum_scale_factor=0.01"), String(rows[0]!.reloptions));
+      assert.ok(rows[0]!.reloptions.includes("autovacuum_vacuum_threshold=1000"));
+    } finally {
+      await pg.cleanup();
+    }
+  });
 });
