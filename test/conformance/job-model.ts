@@ -418,24 +418,9 @@ function observe(job: JobRecord): Observed {
 type ObservedClaim = Omit<Observed, "error" | "errors" | "result">;
 
 function observeClaimed({ job }: ClaimedJob): ObservedClaim {
-  return {
-    attempt: job.attempt,
-    cancelRequested: job.cancelRequested,
-    finishedAt: job.finishedAt,
-    id: job.id,
-    leaseExpiresAt: job.leaseExpiresAt,
-    maxAttempts: job.maxAttempts,
-    owner: job.owner,
-    priority: job.priority,
-    progress: job.progress,
-    queue: job.queue,
-    runAt: job.runAt,
-    startedAt: job.startedAt,
-    status: job.status,
-    type: job.type,
-    uniqueKey: job.uniqueKey,
-    workerId: job.workerId,
-  };
+  // The same projection as observe(), of the fields a claim carries.
+  const { error: _error, errors: _errors, result: _result, ...claimed } = observe({ ...job, error: null, errors: [], result: null });
+  return claimed;
 }
 
 /** The engine's form of a model ack. */
