@@ -19,3 +19,4 @@ export type { EnqueuedJob, JobErrorView, JobView } from "./job/view.js";
 export type { OffloadEventName, OffloadEvents } from "./observability/events.js";
 export type { WorkerOptions } from "./worker/worker-options.js";
 export type { MigrationStatus } from "./backend/types.js";
+export type { IdempotencyOptions, QueueSummary, QueueThroughputHistory, QueueThroughputView, WorkerView } from "./client/queue-controls.js";

@@ -19,6 +19,9 @@ import type {
   QueueCounts,
   QueueState,
   QueueStats,
+  QueueThroughputSeries,
+  WorkerInfo,
+  WorkerStatus,
 } from "./index.js";
 
 /**
@@ -133,6 +136,12 @@ export interface Backend {
    */
   jobRetry(params: { id: string; now?: number }): Promise<JobRecord | null>;
 
+  /**
+   * Makes a scheduled job due now (its delay or retry backoff skipped). Null
+   * if no such job; throws `OFFLOAD_ERR_INVALID_STATE` for other states.
+   */
+  jobRunNow(params: { id: string; now?: number }): Promise<JobRecord | null>;
+
   /** Applies pending migrations under a lock; refuses a database newer than the code. */
   migrate(): Promise<MigrationStatus>;
 
@@ -158,6 +167,28 @@ export interface Backend {
    * read every finished job.
    */
   queueStats(params?: { now?: number }): Promise<QueueStats[]>;
+
+  /**
+   * Jobs that ended (completed, failed) and their summed enqueue-to-start
+   * wait, per queue and minute, over the last `minutes` minutes (at most 60:
+   * the engine keeps an hour of windows).
+   */
+  queueThroughput(params: { minutes: number; now?: number }): Promise<QueueThroughputSeries>;
+
+  /**
+   * Registers or refreshes a worker process's row, and deletes the rows of
+   * workers not seen for `staleMs` (processes that died without stopping).
+   */
+  workerBeat(params: { now?: number; staleMs: number; worker: WorkerInfo }): Promise<void>;
+
+  /** Removes a stopped worker's row. */
+  workerGone(params: { id: string }): Promise<void>;
+
+  /**
+   * Workers seen in the last `withinMs`, oldest first, each with the jobs
+   * running under its id (at most `runningLimit` in all, longest running first).
+   */
+  workerList(params: { now?: number; runningLimit: number; withinMs: number }): Promise<WorkerStatus[]>;
 }
 
 /** What an engine can do, as data the tests and the worker read. */

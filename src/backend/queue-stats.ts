@@ -1,5 +1,5 @@
 import { JOB_STATES, type JobState } from "../job/states.js";
-import type { QueueStats } from "./types.js";
+import type { QueueStats, QueueThroughputSeries } from "./types.js";
 
 /** A count of zero for every state. */
 export function zeroCounts(): Record<JobState, number> {
@@ -18,7 +18,7 @@ export class QueueStatsCollector {
   entry(queue: string): QueueStats {
     let stats = this.byQueue.get(queue);
     if (!stats) {
-      stats = { counts: zeroCounts(), lastHour: { completed: 0, failed: 0 }, lastMinute: { completed: 0, failed: 0 }, oldestQueuedAt: null, paused: false, queue };
+      stats = { counts: zeroCounts(), lastHour: { completed: 0, failed: 0, waitMs: 0 }, lastMinute: { completed: 0, failed: 0, waitMs: 0 }, oldestQueuedAt: null, paused: false, queue };
       this.byQueue.set(queue, stats);
     }
     return stats;
@@ -34,4 +34,37 @@ export class QueueStatsCollector {
   list(): QueueStats[] {
     return [...this.byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue));
   }
+}
+
+/** One-minute buckets of the last `minutes` minutes before `now`: their starts, oldest first. */
+export function minuteBuckets(now: number, minutes: number): number[] {
+  const last = now - (now % 60_000);
+  return Array.from({ length: minutes }, (_, i) => last - (minutes - 1 - i) * 60_000);
+}
+
+/**
+ * Folds rows of (queue, 10 s window, completed, failed, wait) into the
+ * minute buckets of {@link minuteBuckets}; windows before the first bucket
+ * are dropped. Queues are sorted by name.
+ */
+export function foldThroughput(
+  buckets: readonly number[],
+  rows: Iterable<{ bucket: number; completed: number; failed: number; queue: string; waitMs: number }>,
+): QueueThroughputSeries {
+  const first = buckets[0] ?? 0;
+  const byQueue = new Map<string, QueueThroughputSeries["queues"][number]>();
+  for (const row of rows) {
+    const index = Math.floor((row.bucket - first) / 60_000);
+    if (index < 0 || index >= buckets.length) continue;
+    let series = byQueue.get(row.queue);
+    if (!series) {
+      const zeros = () => buckets.map(() => 0);
+      series = { completed: zeros(), failed: zeros(), queue: row.queue, waitMs: zeros() };
+      byQueue.set(row.queue, series);
+    }
+    series.completed[index]! += row.completed;
+    series.failed[index]! += row.failed;
+    series.waitMs[index]! += row.waitMs;
+  }
+  return { buckets: [...buckets], queues: [...byQueue.values()].sort((a, b) => a.queue.localeCompare(b.queue)) };
 }

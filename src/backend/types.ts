@@ -191,6 +191,30 @@ export interface QueueState {
 export interface QueueThroughput {
   completed: number;
   failed: number;
+  /** Enqueue-to-start wait summed over those jobs (each one's last attempt), in milliseconds. */
+  waitMs: number;
+}
+
+/** Jobs that ended per queue and minute, oldest minute first: what {@link Backend.queueThroughput} reports. */
+export interface QueueThroughputSeries {
+  /** Start of each minute, epoch ms, oldest first. */
+  buckets: number[];
+  queues: { completed: number[]; failed: number[]; queue: string; waitMs: number[] }[];
+}
+
+/** A worker process as it registers itself. */
+export interface WorkerInfo {
+  host: string;
+  id: string;
+  pid: number;
+  queues: { concurrency: number; queue: string }[];
+  startedAt: number;
+}
+
+/** A worker process seen recently, with the jobs it runs. */
+export interface WorkerStatus extends WorkerInfo {
+  lastSeenAt: number;
+  running: { attempt: number; id: string; queue: string; startedAt: number; type: string }[];
 }
 
 /** What {@link Backend.queueStats} reports for one queue. */

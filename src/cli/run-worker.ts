@@ -134,8 +134,8 @@ async function serve(offload: Offload, options: RunWorkerOptions, out: (line: st
 /** Starts the HTTP API where env `PORT` and `HOST` say, and prints where it listens and who may call it. */
 async function startApi(offload: Offload, out: (line: string) => void) {
   const { createServer, serverSettingsFromEnv } = await import("../http/index.js");
-  const { host, port, tokens } = serverSettingsFromEnv();
-  const server = await createServer({ host, offload, port, tokens });
+  const { allowedOrigins, host, port, tokens } = serverSettingsFromEnv();
+  const server = await createServer({ allowedOrigins, host, offload, port, tokens });
   const access =
     tokens.length === 0
       ? `no tokens (OFFLOAD_TOKENS): listening on ${server.host} only, every local caller is admin`

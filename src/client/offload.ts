@@ -26,9 +26,16 @@ import {
   idempotencyOptionsSchema,
   requestFingerprint,
   summarizeQueues,
+  throughputHistory,
+  workerView,
   type IdempotencyOptions,
   type QueueSummary,
+  type QueueThroughputHistory,
+  type WorkerView,
 } from "./queue-controls.js";
+import { PRESENCE_ALIVE_MS } from "../worker/presence.js";
+
+const throughputOptionsSchema = z.object({ minutes: z.number().int().min(1).max(60).optional() }).strict();
 
 /** Options of {@link createOffload}. */
 export interface OffloadOptions {
@@ -362,6 +369,19 @@ export class Offload {
     return toJobView(record);
   }
 
+  /**
+   * Runs a scheduled job now: its delay (or retry backoff) is skipped and
+   * the next claim takes it. Throws `OFFLOAD_ERR_JOB_NOT_FOUND` for unknown
+   * ids and `OFFLOAD_ERR_INVALID_STATE` for jobs that are not scheduled.
+   */
+  async runNow(id: string): Promise<JobView> {
+    const backend = await this.backend();
+    const record = await backend.jobRunNow({ id: parseInput(idSchema, id, "job id", "id") });
+    if (!record) throw new OffloadError("OFFLOAD_ERR_JOB_NOT_FOUND", `No job has id ${id}`);
+    backend.notifier.notifyJobsReady([record.queue]);
+    return toJobView(record);
+  }
+
   /** Deletes a finished job. Throws for unknown ids and for jobs not finished. */
   async deleteJob(id: string): Promise<void> {
     const deleted = await (await this.backend()).jobDelete({ id: parseInput(idSchema, id, "job id", "id") });
@@ -418,6 +438,25 @@ export class Offload {
   async queueStats(): Promise<QueueSummary[]> {
     const stats = await (await this.backend()).queueStats();
     return summarizeQueues(stats, [...this.types.values()].map((t) => t.options.queue), Date.now());
+  }
+
+  /**
+   * Jobs ended (completed, failed) per queue and minute over the last
+   * `minutes` minutes (1-60, default 60), with their average
+   * enqueue-to-start wait: the dashboard's throughput chart.
+   */
+  async queueThroughput(options: { minutes?: number } = {}): Promise<QueueThroughputHistory> {
+    const { minutes = 60 } = parseInput(throughputOptionsSchema, options, "queueThroughput options", "options");
+    return throughputHistory(await (await this.backend()).queueThroughput({ minutes }));
+  }
+
+  /**
+   * Worker processes alive (their row refreshed in the last 15 s), on any
+   * host, with the jobs each runs (at most 1,000 jobs listed in all).
+   */
+  async workers(): Promise<WorkerView[]> {
+    const list = await (await this.backend()).workerList({ runningLimit: 1_000, withinMs: PRESENCE_ALIVE_MS });
+    return list.map(workerView);
   }
 
   /**

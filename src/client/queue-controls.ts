@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { QueueStats, QueueThroughput } from "../backend/types.js";
+import type { QueueStats, QueueThroughput, QueueThroughputSeries, WorkerStatus } from "../backend/types.js";
 import { JOB_STATES, type JobState } from "../job/states.js";
 import { durationSchema, MAX_TIMER_MS, tokenStringSchema } from "../job/validate.js";
 
@@ -20,6 +20,12 @@ export interface QueueSummary {
   lastHour: QueueThroughputView;
   /** Jobs that ended in the last minute (counted in 10 s windows, so up to 10 s more). */
   lastMinute: QueueThroughputView;
+  /**
+   * Average enqueue-to-start wait, in milliseconds, of the jobs that ended in
+   * the last minute and hour (each job's last attempt: from the time it was
+   * due to its start); null when none ended.
+   */
+  latencyMs: { lastHour: number | null; lastMinute: number | null };
   /** Milliseconds the longest-waiting ready job has waited since it became due; null when none waits. */
   oldestQueuedAgeMs: number | null;
   /** True while paused: jobs are accepted, no worker claims them. */
@@ -32,7 +38,65 @@ function throughput(t: QueueThroughput): QueueThroughputView {
   return { completed: t.completed, failed: t.failed, processed: t.completed + t.failed };
 }
 
-const ZERO: QueueThroughput = { completed: 0, failed: 0 };
+function averageWait(t: QueueThroughput): number | null {
+  const n = t.completed + t.failed;
+  return n === 0 ? null : Math.round((t.waitMs / n) * 10) / 10;
+}
+
+/** Jobs ended per queue and minute, as {@link Offload.queueThroughput} and `GET /api/queues/throughput` show them. */
+export interface QueueThroughputHistory {
+  /** Width of a bucket: 60. */
+  bucketSeconds: number;
+  /** Start of each minute, ISO 8601, oldest first; every series below has one entry per bucket. */
+  buckets: string[];
+  items: {
+    completed: number[];
+    failed: number[];
+    /** Average enqueue-to-start wait of the jobs that ended in the minute, in ms; null when none ended. */
+    latencyMs: (number | null)[];
+    queue: string;
+  }[];
+}
+
+export function throughputHistory(series: QueueThroughputSeries): QueueThroughputHistory {
+  return {
+    bucketSeconds: 60,
+    buckets: series.buckets.map((ms) => new Date(ms).toISOString()),
+    items: series.queues.map((q) => ({
+      completed: q.completed,
+      failed: q.failed,
+      latencyMs: q.waitMs.map((wait, i) => averageWait({ completed: q.completed[i]!, failed: q.failed[i]!, waitMs: wait })),
+      queue: q.queue,
+    })),
+  };
+}
+
+/** A worker process seen recently, as {@link Offload.workers} and `GET /api/workers` show it. */
+export interface WorkerView {
+  host: string;
+  id: string;
+  /** When it last refreshed its row (every 5 s while it runs), ISO 8601. */
+  lastSeenAt: string;
+  pid: number;
+  queues: { concurrency: number; queue: string }[];
+  /** Jobs running under its id, longest running first. */
+  running: { attempt: number; id: string; queue: string; startedAt: string; type: string }[];
+  startedAt: string;
+}
+
+export function workerView(status: WorkerStatus): WorkerView {
+  return {
+    host: status.host,
+    id: status.id,
+    lastSeenAt: new Date(status.lastSeenAt).toISOString(),
+    pid: status.pid,
+    queues: status.queues,
+    running: status.running.map((r) => ({ ...r, startedAt: new Date(r.startedAt).toISOString() })),
+    startedAt: new Date(status.startedAt).toISOString(),
+  };
+}
+
+const ZERO: QueueThroughput = { completed: 0, failed: 0, waitMs: 0 };
 
 /**
  * The engine's statistics as the public API shows them, plus a zero entry for
@@ -46,6 +110,7 @@ export function summarizeQueues(stats: readonly QueueStats[], definedQueues: Ite
       counts: Object.fromEntries(JOB_STATES.map((state) => [state, s.counts[state]])) as Record<JobState, number>,
       lastHour: throughput(s.lastHour),
       lastMinute: throughput(s.lastMinute),
+      latencyMs: { lastHour: averageWait(s.lastHour), lastMinute: averageWait(s.lastMinute) },
       oldestQueuedAgeMs: s.oldestQueuedAt === null ? null : Math.max(0, now - s.oldestQueuedAt),
       paused: s.paused,
       queue: s.queue,
@@ -57,6 +122,7 @@ export function summarizeQueues(stats: readonly QueueStats[], definedQueues: Ite
       counts: Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as Record<JobState, number>,
       lastHour: throughput(ZERO),
       lastMinute: throughput(ZERO),
+      latencyMs: { lastHour: null, lastMinute: null },
       oldestQueuedAgeMs: null,
       paused: false,
       queue,

@@ -10,7 +10,8 @@ import type { SseStream } from "./sse.js";
 /** The plugin's options after validation and defaults. */
 export interface ResolvedHttpOptions {
   bodyLimit: number;
-  exposeErrorStacks: boolean;
+  /** Who sees handlers' stack traces: everyone, admin and read-only tokens, or no one. */
+  exposeErrorStacks: boolean | "operators";
   maxDepth: number;
   maxStreams: number;
   metrics: boolean;
@@ -98,7 +99,17 @@ function forbiddenMessage(principal: Principal, access: Access): string {
   }
 }
 
-/** A job as the API shows it: handlers' stack traces are dropped unless the server was told to show them (they name its files). */
+/**
+ * Whether this caller sees handlers' stack traces. They name the server's
+ * files: by default operators (admin and read-only tokens, who debug the
+ * handlers) see them and owner tokens, the apps' end users, do not.
+ */
+export function showsStacks(ctx: HttpContext, principal: Principal): boolean {
+  const setting = ctx.options.exposeErrorStacks;
+  return setting === "operators" ? principal.role.kind !== "owner" : setting;
+}
+
+/** A job as the API shows it: handlers' stack traces are dropped unless `exposeStacks`. */
 export function presentJob<T extends JobView>(job: T, exposeStacks: boolean): T {
   if (exposeStacks) return job;
   return {

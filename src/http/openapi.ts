@@ -130,11 +130,67 @@ const schemas: Record<string, Schema> = {
       counts: { additionalProperties: false, properties: Object.fromEntries(JOB_STATES.map((s) => [s, { minimum: 0, type: "integer" }])), required: [...JOB_STATES], type: "object" },
       lastHour: ref("Throughput"),
       lastMinute: ref("Throughput"),
+      latencyMs: {
+        description: "Average enqueue-to-start wait (ms) of the jobs that ended in the last minute and hour; null when none ended.",
+        properties: { lastHour: nullable({ minimum: 0, type: "number" }), lastMinute: nullable({ minimum: 0, type: "number" }) },
+        required: ["lastHour", "lastMinute"],
+        type: "object",
+      },
       oldestQueuedAgeMs: nullable({ minimum: 0, type: "integer" }),
       paused: { type: "boolean" },
       queue: { type: "string" },
     },
-    required: ["counts", "lastHour", "lastMinute", "oldestQueuedAgeMs", "paused", "queue"],
+    required: ["counts", "lastHour", "lastMinute", "latencyMs", "oldestQueuedAgeMs", "paused", "queue"],
+    type: "object",
+  },
+  QueueThroughput: {
+    properties: {
+      bucketSeconds: { const: 60 },
+      buckets: { description: "Start of each minute, oldest first; each series has one entry per bucket.", items: isoTime, type: "array" },
+      items: {
+        items: {
+          properties: {
+            completed: { items: { minimum: 0, type: "integer" }, type: "array" },
+            failed: { items: { minimum: 0, type: "integer" }, type: "array" },
+            latencyMs: { items: nullable({ minimum: 0, type: "number" }), type: "array" },
+            queue: { type: "string" },
+          },
+          required: ["completed", "failed", "latencyMs", "queue"],
+          type: "object",
+        },
+        type: "array",
+      },
+    },
+    required: ["bucketSeconds", "buckets", "items"],
+    type: "object",
+  },
+  Worker: {
+    properties: {
+      host: { type: "string" },
+      id: { type: "string" },
+      lastSeenAt: isoTime,
+      pid: { type: "integer" },
+      queues: { items: { properties: { concurrency: { type: "integer" }, queue: { type: "string" } }, required: ["concurrency", "queue"], type: "object" }, type: "array" },
+      running: {
+        items: {
+          properties: { attempt: { type: "integer" }, id: { format: "uuid", type: "string" }, queue: { type: "string" }, startedAt: isoTime, type: { type: "string" } },
+          required: ["attempt", "id", "queue", "startedAt", "type"],
+          type: "object",
+        },
+        type: "array",
+      },
+      startedAt: isoTime,
+    },
+    required: ["host", "id", "lastSeenAt", "pid", "queues", "running", "startedAt"],
+    type: "object",
+  },
+  Session: {
+    properties: {
+      owner: nullable({ type: "string" }),
+      role: { enum: ["admin", "owner", "read-only"], type: "string" },
+      tokensRequired: { description: "False when the server has no tokens (loopback only, every caller is admin).", type: "boolean" },
+    },
+    required: ["owner", "role", "tokensRequired"],
     type: "object",
   },
   QueueState: {
@@ -226,6 +282,9 @@ function paths(): Record<string, unknown> {
     "/api/jobs/{id}/retry": {
       post: { operationId: "retryJob", parameters: [idParam], responses: { 200: json(ref("Job"), "Queued again with fresh attempts"), ...errors(400, ...authErrors, 404, 409) }, summary: "Run a failed or cancelled job again" },
     },
+    "/api/jobs/{id}/run-now": {
+      post: { operationId: "runJobNow", parameters: [idParam], responses: { 200: json(ref("Job"), "Due now: the next claim takes it"), ...errors(400, ...authErrors, 404, 409) }, summary: "Run a scheduled job now" },
+    },
     "/api/jobs/{id}/events": {
       get: {
         description: "Events: `job` (the whole job: at once, then on every state change) and `progress` ({ id, attempt, progress }). The stream ends after the `job` event of a finished job, or after a `deleted` event.",
@@ -250,6 +309,24 @@ function paths(): Record<string, unknown> {
         responses: { 200: json({ properties: { items: { items: ref("Queue"), type: "array" } }, required: ["items"], type: "object" }, "Per queue"), ...errors(...authErrors) },
         summary: "Queue statistics (admin and read-only tokens)",
       },
+    },
+    "/api/queues/throughput": {
+      get: {
+        operationId: "queueThroughput",
+        parameters: [query("minutes", { default: 60, maximum: 60, minimum: 1, type: "integer" }, "How many minutes back")],
+        responses: { 200: json(ref("QueueThroughput"), "Jobs ended per queue and minute"), ...errors(400, ...authErrors) },
+        summary: "Throughput and latency per minute (admin and read-only tokens)",
+      },
+    },
+    "/api/workers": {
+      get: {
+        operationId: "listWorkers",
+        responses: { 200: json({ properties: { items: { items: ref("Worker"), type: "array" } }, required: ["items"], type: "object" }, "Workers alive"), ...errors(...authErrors) },
+        summary: "Worker processes alive and the jobs they run (admin and read-only tokens)",
+      },
+    },
+    "/api/session": {
+      get: { operationId: "session", responses: { 200: json(ref("Session"), "The caller's role"), ...errors(...authErrors) }, summary: "Who the token is" },
     },
     "/api/queues/{name}/pause": {
       post: { operationId: "pauseQueue", parameters: [nameParam], responses: { 200: json(ref("QueueState"), "Paused"), ...errors(400, ...authErrors) }, summary: "Pause a queue (admin)" },

@@ -12,16 +12,27 @@ import { parseJsonBody } from "./json-body.js";
 import { RateLimiter, type RateLimitOptions } from "./rate-limit.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerJobTypeRoutes } from "./routes/job-types.js";
+import { checkOrigin, normaliseOrigin } from "./origin.js";
 import { registerJobRoutes } from "./routes/jobs.js";
 import { registerQueueRoutes } from "./routes/queues.js";
 import { registerSystemRoutes } from "./routes/system.js";
 
 /** Options of {@link offloadHttp}. */
 export interface OffloadHttpOptions {
+  /**
+   * Origins besides the server's own (`https://admin.example.com`) whose
+   * pages may send changes (POST, DELETE): a browser's request from any other
+   * origin is refused with 403. Needed when a proxy rewrites `Host`.
+   */
+  allowedOrigins?: readonly string[];
   /** Largest request body in bytes, also when sent chunked. Default 1 MiB. */
   bodyLimit?: number;
-  /** Show handlers' stack traces in job errors. Default `false`: they name the server's files. */
-  exposeErrorStacks?: boolean;
+  /**
+   * Who sees handlers' stack traces in job errors: `true` every caller, `false`
+   * no one, `"operators"` (the default) admin and read-only tokens but not
+   * owner tokens (stack traces name the server's files).
+   */
+  exposeErrorStacks?: boolean | "operators";
   /** Deepest nesting of objects and arrays in a JSON body. Default 32. */
   maxDepth?: number;
   /** Open event streams per token (or per address without tokens). Default 20. */
@@ -49,12 +60,16 @@ const positiveInt = (max: number) => z.number().int().min(1).max(max);
 const optionsSchema = z
   .object({
     bodyLimit: positiveInt(100 * 1024 * 1024).optional(),
-    exposeErrorStacks: z.boolean().optional(),
+    exposeErrorStacks: z.union([z.boolean(), z.literal("operators")]).optional(),
     maxDepth: positiveInt(1_000).optional(),
     maxStreams: positiveInt(100_000).optional(),
     metrics: z.boolean().optional(),
     offload: z.custom<Offload>((v) => v instanceof Offload, "expected an Offload instance (createOffload())"),
     payloadLimit: positiveInt(100 * 1024 * 1024).optional(),
+    allowedOrigins: z
+      .array(z.string().refine((text) => normaliseOrigin(text) !== null, "expected an origin such as https://admin.example.com (scheme, host and port only)"))
+      .max(100)
+      .optional(),
     rateLimit: z.union([z.literal(false), z.object({ burst: positiveInt(1_000_000), perSecond: z.number().positive().max(1_000_000) }).strict()]).optional(),
     streamPollInterval: durationSchema.refine((ms) => ms >= 10 && ms <= 3_600_000, "must be from 10ms to 1h").optional(),
     tokens: z
@@ -110,7 +125,7 @@ export const offloadHttp: FastifyPluginAsync<OffloadHttpOptions> = async (app: F
   const parsed = parseInput(optionsSchema, given, "offloadHttp options", "options");
   const options: ResolvedHttpOptions = {
     bodyLimit: parsed.bodyLimit ?? 1024 * 1024,
-    exposeErrorStacks: parsed.exposeErrorStacks ?? false,
+    exposeErrorStacks: parsed.exposeErrorStacks ?? "operators",
     maxDepth: parsed.maxDepth ?? 32,
     maxStreams: parsed.maxStreams ?? 20,
     metrics: parsed.metrics ?? true,
@@ -118,6 +133,7 @@ export const offloadHttp: FastifyPluginAsync<OffloadHttpOptions> = async (app: F
     streamPollMs: parsed.streamPollInterval ?? 1_000,
   };
   const rateLimit = parsed.rateLimit === undefined ? { burst: 200, perSecond: 100 } : parsed.rateLimit;
+  const allowedOrigins = new Set((parsed.allowedOrigins ?? []).map((text) => normaliseOrigin(text)!));
   const ctx: HttpContext = {
     closing: false,
     failedAuth: new RateLimiter({ burst: 30, perSecond: 1 }),
@@ -155,11 +171,12 @@ export const offloadHttp: FastifyPluginAsync<OffloadHttpOptions> = async (app: F
     return reply.code(404).send(errorBody("OFFLOAD_ERR_NOT_FOUND", `No route ${request.method} ${path}: see /api/openapi.json for the routes`));
   });
 
-  app.addHook("onRequest", async (_request, reply) => {
+  app.addHook("onRequest", async (request, reply) => {
     if (ctx.closing) {
       reply.header("connection", "close");
       throw new OffloadError("OFFLOAD_ERR_NOT_READY", "The server is shutting down");
     }
+    checkOrigin(request, allowedOrigins);
   });
 
   app.addHook("onSend", async (_request, reply, payload) => {

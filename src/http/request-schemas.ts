@@ -34,6 +34,17 @@ export const listQuerySchema = z
   })
   .strict();
 
+export const throughputQuerySchema = z
+  .object({
+    minutes: z
+      .string()
+      .regex(/^\d{1,2}$/, "expected a whole number of minutes from 1 to 60")
+      .transform(Number)
+      .refine((n) => n >= 1 && n <= 60, "expected a whole number of minutes from 1 to 60")
+      .optional(),
+  })
+  .strict();
+
 export const eventsQuerySchema = z.object({ queue: nameSchema.optional() }).strict();
 
 /** No query parameters at all. */

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { OffloadError, type ErrorCode } from "../errors.js";
 import { parseInput } from "../job/validate.js";
 import { tokensFromEnv, type TokenEntry } from "./auth.js";
+import { normaliseOrigin } from "./origin.js";
 import { errorBody, toHttpError } from "./http-errors.js";
 import { offloadHttp, type OffloadHttpOptions } from "./plugin.js";
 
@@ -117,12 +118,22 @@ export async function createServer(options: ServerOptions): Promise<OffloadServe
   return { app: app as unknown as FastifyInstance, close: () => app.close(), host, port: boundPort, url: `http://${urlHost}:${boundPort}` };
 }
 
-/** Where `offload start` listens and with which tokens, from `PORT`, `HOST`, `OFFLOAD_TOKENS` and `OFFLOAD_TOKENS_FILE`. */
-export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { host: string; port: number; tokens: TokenEntry[] } {
+/**
+ * Where `offload start` listens, with which tokens, and which other origins'
+ * pages may send changes: from `PORT`, `HOST`, `OFFLOAD_TOKENS`,
+ * `OFFLOAD_TOKENS_FILE` and `OFFLOAD_ALLOWED_ORIGINS` (comma-separated).
+ */
+export function serverSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): { allowedOrigins: string[]; host: string; port: number; tokens: TokenEntry[] } {
   const portText = env.PORT?.trim() || "3000";
   if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65_535) {
     throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `PORT: expected a port number from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
   }
   const host = env.HOST?.trim() || "127.0.0.1";
-  return { host, port: Number(portText), tokens: tokensFromEnv(env) };
+  const allowedOrigins = (env.OFFLOAD_ALLOWED_ORIGINS ?? "").split(",").map((text) => text.trim()).filter((text) => text !== "");
+  for (const origin of allowedOrigins) {
+    if (normaliseOrigin(origin) === null) {
+      throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `OFFLOAD_ALLOWED_ORIGINS: expected origins such as https://admin.example.com, got ${JSON.stringify(origin.slice(0, 200))}`);
+    }
+  }
+  return { allowedOrigins, host, port: Number(portText), tokens: tokensFromEnv(env) };
 }

@@ -6,6 +6,7 @@ import type { JobTypeDefinition } from "../job/definition.js";
 import { toJobErrorView } from "../job/view.js";
 import type { Logger } from "../observability/logger.js";
 import type { OffloadEventBus } from "../observability/events.js";
+import { WorkerPresence } from "./presence.js";
 import { Maintenance } from "../maintenance/maintenance.js";
 import { Attempt, type AttemptHooks } from "./attempt.js";
 import { OutcomeWriter, type PendingOutcome } from "./outcome-writer.js";
@@ -54,6 +55,7 @@ export class Worker {
   private readonly outcomes: OutcomeWriter;
   private readonly unsubscribe: () => void;
   private readonly maintenance: Maintenance;
+  private readonly presence: WorkerPresence;
   private stopping: Promise<void> | null = null;
 
   constructor(
@@ -78,6 +80,7 @@ export class Worker {
       cancel();
     };
     this.maintenance = new Maintenance(backend, events, logger, options);
+    this.presence = new WorkerPresence(backend, logger, this.id, () => [...this.slots].map(([queue, slot]) => ({ concurrency: slot.limit, queue })));
     this.outcomes = new OutcomeWriter(backend, logger, {
       claimLoopWillTake: () => this.wakeScheduled && this.state === "running",
       onAbandoned: ({ attempt }) => this.forget(attempt),
@@ -95,6 +98,7 @@ export class Worker {
     this.loopDone = this.claimLoop();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs);
     this.maintenance.start();
+    this.presence.start();
   }
 
   /** Asks the attempt running job `id` in this process, if any, to stop now. */
@@ -393,6 +397,7 @@ export class Worker {
     for (const timer of this.dueTimers.values()) clearTimeout(timer);
     this.dueTimers.clear();
     this.unsubscribe();
+    await this.presence.stop();
     // Handlers that ignore their signal get a moment to return; their jobs are already written.
     await this.waitFor(() => this.handlersPending === 0, 1_000);
     if (this.handlersPending > 0) this.logger.warn({ handlers: this.handlersPending }, "handlers still running after stop: they ignore their AbortSignal");

@@ -1369,10 +1369,19 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
             const [entry] = (await backend.queueStats({ now })).filter((s) => s.queue === "media");
             return [entry?.lastMinute, entry?.lastHour];
           };
-          assert.deepEqual(await at(T0 + LEASE_MS + 2), [{ completed: 2, failed: 2 }, { completed: 2, failed: 2 }]);
+          assert.deepEqual(await at(T0 + LEASE_MS + 2), [
+            { completed: 2, failed: 2, waitMs: 0 },
+            { completed: 2, failed: 2, waitMs: 0 },
+          ]);
           // The minute window may reach 10 s further back; past that, only the hour counts them.
-          assert.deepEqual(await at(T0 + 75_000), [{ completed: 0, failed: 1 }, { completed: 2, failed: 2 }]);
-          assert.deepEqual(await at(T0 + 3_600_000 + 75_000), [{ completed: 0, failed: 0 }, { completed: 0, failed: 0 }]);
+          assert.deepEqual(await at(T0 + 75_000), [
+            { completed: 0, failed: 1, waitMs: 0 },
+            { completed: 2, failed: 2, waitMs: 0 },
+          ]);
+          assert.deepEqual(await at(T0 + 3_600_000 + 75_000), [
+            { completed: 0, failed: 0, waitMs: 0 },
+            { completed: 0, failed: 0, waitMs: 0 },
+          ]);
         }),
       );
 
@@ -1407,6 +1416,107 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
         "returns no entries for an empty database",
         fixture(async (backend) => {
           assert.deepEqual(await backend.queueStats({ now: T0 }), []);
+        }),
+      );
+
+      it(
+        "sums the enqueue-to-start wait of the last attempt of each job that ended",
+        fixture(async (backend) => {
+          // Due at T0, started 250 ms later, completed: waited 250.
+          const a = await insert(backend, { queue: "media" }, T0);
+          const claimedA = await claimOne(backend, { now: T0 + 250, queue: "media" });
+          assert.equal(claimedA.id, a.id);
+          await backend.jobAckMany({ acks: [{ ...claimedA, outcome: "completed", resultJson: "null" }], now: T0 + 300 });
+          // Failed once (retry due at T0 + 1,100), started again at T0 + 1,140, failed for good: its last attempt waited 40.
+          await insert(backend, { maxAttempts: 2, queue: "media" }, T0);
+          const first = await claimOne(backend, { now: T0 + 1_000, queue: "media" });
+          await backend.jobAckMany({ acks: [{ ...first, delayMs: 100, error: jobError(1, T0 + 1_000), outcome: "retry" }], now: T0 + 1_000 });
+          const second = await claimOne(backend, { now: T0 + 1_140, queue: "media" });
+          await backend.jobAckMany({ acks: [{ ...second, error: jobError(2, T0 + 1_140), outcome: "failed" }], now: T0 + 1_150 });
+          const [entry] = await backend.queueStats({ now: T0 + 2_000 });
+          assert.deepEqual(entry?.lastMinute, { completed: 1, failed: 1, waitMs: 290 });
+          assert.deepEqual(entry?.lastHour, { completed: 1, failed: 1, waitMs: 290 });
+        }),
+      );
+    });
+
+    describe("queueThroughput", () => {
+      it(
+        "reports jobs ended and their waits per queue and minute, oldest minute first, an hour at most",
+        fixture(async (backend) => {
+          const minute = 60_000;
+          // T0 is a whole minute: jobs end in minutes 0, 0, 2 (relative to T0) on two queues.
+          await finished(backend, "completed", T0 + 5_000, { queue: "media" });
+          await insert(backend, { queue: "media" }, T0 + 10_000);
+          const late = await claimOne(backend, { now: T0 + 10_400, queue: "media" });
+          await backend.jobAckMany({ acks: [{ ...late, error: jobError(1, T0 + 10_500), outcome: "failed" }], now: T0 + 10_500 });
+          await finished(backend, "completed", T0 + 2 * minute + 1_000, { queue: "mail" });
+          const series = await backend.queueThroughput({ minutes: 4, now: T0 + 3 * minute + 30_000 });
+          assert.deepEqual(series.buckets, [T0, T0 + minute, T0 + 2 * minute, T0 + 3 * minute]);
+          assert.deepEqual(series.queues, [
+            { completed: [0, 0, 1, 0], failed: [0, 0, 0, 0], queue: "mail", waitMs: [0, 0, 0, 0] },
+            { completed: [1, 0, 0, 0], failed: [1, 0, 0, 0], queue: "media", waitMs: [400, 0, 0, 0] },
+          ]);
+          // Minutes before the window are left out; so are windows older than an hour, which the engine drops.
+          const later = await backend.queueThroughput({ minutes: 2, now: T0 + 3 * minute + 30_000 });
+          assert.deepEqual(later.queues, [{ completed: [1, 0], failed: [0, 0], queue: "mail", waitMs: [0, 0] }]);
+          assert.deepEqual((await backend.queueThroughput({ minutes: 60, now: T0 + 2 * 3_600_000 })).queues, []);
+        }),
+      );
+    });
+
+    describe("jobRunNow", () => {
+      it(
+        "makes a scheduled job due now, and refuses other states",
+        fixture(async (backend) => {
+          const later = await insert(backend, { runAt: T0 + 3_600_000 }, T0);
+          assert.equal(later.status, "scheduled");
+          assert.deepEqual(await backend.jobClaim({ leaseMs: LEASE_MS, now: T0 + 1_000, queues: [{ limit: 10, queue: "default" }], workerId: "w" }), []);
+          const ran = await backend.jobRunNow({ id: later.id, now: T0 + 1_000 });
+          assert.equal(ran?.runAt, T0 + 1_000);
+          assert.equal((await get(backend, later.id)).runAt, T0 + 1_000);
+          const claimed = await claimOne(backend, { now: T0 + 1_000 });
+          assert.equal(claimed.id, later.id);
+          await assert.rejects(backend.jobRunNow({ id: later.id, now: T0 + 1_000 }), (error: unknown) => {
+            assert.equal((error as OffloadError).code, "OFFLOAD_ERR_INVALID_STATE");
+            assert.match((error as Error).message, /running: only scheduled jobs can be run now/);
+            return true;
+          });
+          assert.equal(await backend.jobRunNow({ id: "00000000-0000-7000-8000-000000000000", now: T0 }), null);
+        }),
+      );
+    });
+
+    describe("workers", () => {
+      it(
+        "registers, refreshes, lists with their running jobs, forgets stopped and long-silent workers",
+        fixture(async (backend) => {
+          const info = (id: string) => ({ host: "host-1", id, pid: 42, queues: [{ concurrency: 5, queue: "default" }], startedAt: T0 });
+          await backend.workerBeat({ now: T0, staleMs: 600_000, worker: info("w-1") });
+          await backend.workerBeat({ now: T0 + 1_000, staleMs: 600_000, worker: info("w-2") });
+          const job = await insert(backend, {}, T0);
+          const [claimed] = await backend.jobClaim({ leaseMs: LEASE_MS, now: T0 + 2_000, queues: [{ limit: 1, queue: "default" }], workerId: "w-2" });
+          assert.equal(claimed?.id, job.id);
+          const listed = await backend.workerList({ now: T0 + 5_000, runningLimit: 100, withinMs: 15_000 });
+          assert.deepEqual(
+            listed.map((w) => ({ id: w.id, lastSeenAt: w.lastSeenAt, running: w.running.map((r) => [r.id, r.type, r.queue, r.attempt, r.startedAt]) })),
+            [
+              { id: "w-1", lastSeenAt: T0, running: [] },
+              { id: "w-2", lastSeenAt: T0 + 1_000, running: [[job.id, job.type, "default", 1, T0 + 2_000]] },
+            ],
+          );
+          assert.deepEqual(listed[0]!.queues, [{ concurrency: 5, queue: "default" }]);
+          assert.equal(listed[0]!.host, "host-1");
+          assert.equal(listed[0]!.pid, 42);
+          // w-1 falls silent: no longer listed as alive; w-2 refreshes and stays.
+          await backend.workerBeat({ now: T0 + 20_000, staleMs: 600_000, worker: info("w-2") });
+          assert.deepEqual((await backend.workerList({ now: T0 + 20_000, runningLimit: 100, withinMs: 15_000 })).map((w) => w.id), ["w-2"]);
+          // A refresh much later deletes rows older than staleMs; a stopped worker removes its own.
+          await backend.workerBeat({ now: T0 + 615_000, staleMs: 600_000, worker: info("w-3") });
+          assert.deepEqual((await backend.workerList({ now: T0 + 615_000, runningLimit: 100, withinMs: 3_600_000 })).map((w) => w.id), ["w-2", "w-3"]);
+          await backend.workerGone({ id: "w-3" });
+          await backend.workerBeat({ now: T0 + 1_400_000, staleMs: 600_000, worker: info("w-4") });
+          assert.deepEqual((await backend.workerList({ now: T0 + 1_400_000, runningLimit: 100, withinMs: 3_600_000 })).map((w) => w.id), ["w-4"]);
         }),
       );
     });

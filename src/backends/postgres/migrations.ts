@@ -136,6 +136,28 @@ ALTER TABLE {{schema}}.jobs SET (
 );
 `,
   },
+  {
+    version: 4,
+    name: "workers, wait times",
+    sql: `
+-- Worker processes, each refreshing its row every few seconds while it runs and
+-- removing it when it stops: the dashboard's "workers alive". A row not
+-- refreshed for long belongs to a process that died; it is deleted by the next
+-- refresh of any worker.
+CREATE TABLE {{schema}}.workers (
+  id           text   PRIMARY KEY,
+  host         text   NOT NULL,
+  pid          int    NOT NULL,
+  queues       jsonb  NOT NULL,                    -- [{ "queue": ..., "concurrency": ... }]
+  started_at   bigint NOT NULL,                    -- epoch ms
+  last_seen_at bigint NOT NULL
+);
+
+-- Enqueue-to-start wait summed over the jobs each window counts (their last
+-- attempt's start minus its run_at): average = wait_ms / (completed + failed).
+ALTER TABLE {{schema}}.queue_stats ADD COLUMN wait_ms bigint NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** The SQL of a migration for one schema. */

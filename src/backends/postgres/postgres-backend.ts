@@ -3,7 +3,8 @@ import pg from "pg";
 import type { Backend, BackendCapabilities, ClaimParams } from "../../backend/backend.js";
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
 import { insertedRecord } from "../../backend/inserted-record.js";
-import { QueueStatsCollector, zeroCounts } from "../../backend/queue-stats.js";
+import { foldThroughput, minuteBuckets, QueueStatsCollector, zeroCounts } from "../../backend/queue-stats.js";
+import { workerStatuses, type RunningRow, type WorkerRow } from "../../backend/workers.js";
 import type {
   ClaimedJob,
   JobAck,
@@ -24,6 +25,9 @@ import type {
   JobInsertIdempotentResult,
   QueueState,
   QueueStats,
+  QueueThroughputSeries,
+  WorkerInfo,
+  WorkerStatus,
 } from "../../backend/types.js";
 import { OffloadError } from "../../errors.js";
 import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
@@ -76,6 +80,8 @@ interface StatsRow {
   b: number | string | null;
   cc: number | string | null;
   d: number | string | null;
+  wh: number | string | null;
+  wm: number | string | null;
   kind: "completed" | "due" | "paused" | "queued" | "scheduled" | "state" | "windows";
   n: number | string | null;
   oldest: number | string | null;
@@ -777,6 +783,53 @@ export class PostgresBackend implements Backend {
     });
   }
 
+  async queueThroughput(params: { minutes: number; now?: number }): Promise<QueueThroughputSeries> {
+    const rows = await this.withClient(this.queryTimeoutMs, async (client) => {
+      const now = params.now ?? num((await this.query<{ now: number }>(client, this.sql.now, [null]))[0]!.now)!;
+      const buckets = minuteBuckets(now, params.minutes);
+      const found = await this.query<{ bucket: number | string; completed: number | string; failed: number | string; queue: string; wait_ms: number | string }>(
+        client,
+        this.sql.queueStatsSince,
+        [buckets[0]],
+      );
+      return { buckets, found };
+    });
+    return foldThroughput(
+      rows.buckets,
+      rows.found.map((r) => ({ bucket: num(r.bucket)!, completed: num(r.completed)!, failed: num(r.failed)!, queue: r.queue, waitMs: num(r.wait_ms)! })),
+    );
+  }
+
+  async jobRunNow(params: { id: string; now?: number }): Promise<JobRecord | null> {
+    if (!UUID.test(params.id)) return null;
+    return this.withClient(this.queryTimeoutMs, async (client) => {
+      const [row] = await this.query<Row>(client, this.sql.runNow, [params.now ?? null, params.id, this.channel]);
+      if (row) return toRecord(row, null);
+      const [existing] = await this.query<Row>(client, this.sql.getById, [params.id]);
+      if (!existing) return null;
+      const status = toRecord(existing, params.now ?? null).status;
+      throw new OffloadError("OFFLOAD_ERR_INVALID_STATE", `Job ${params.id} is ${status}: only scheduled jobs can be run now`, { details: { status } });
+    });
+  }
+
+  async workerBeat(params: { now?: number; staleMs: number; worker: WorkerInfo }): Promise<void> {
+    const { host, id, pid, queues, startedAt } = params.worker;
+    await this.withClient(this.queryTimeoutMs, (client) =>
+      this.query(client, this.sql.workerBeat, [params.now ?? null, id, host, pid, JSON.stringify(queues), startedAt, params.staleMs]),
+    );
+  }
+
+  async workerGone(params: { id: string }): Promise<void> {
+    await this.withClient(this.queryTimeoutMs, (client) => this.query(client, this.sql.workerDelete, [params.id]));
+  }
+
+  async workerList(params: { now?: number; runningLimit: number; withinMs: number }): Promise<WorkerStatus[]> {
+    const [row] = await this.withClient(this.queryTimeoutMs, (client) =>
+      this.query<{ running: RunningRow[]; workers: WorkerRow[] }>(client, this.sql.workerList, [params.now ?? null, params.withinMs, params.runningLimit]),
+    );
+    return workerStatuses(row!.workers, row!.running);
+  }
+
   async queuePause(params: { now?: number; queue: string }): Promise<QueueState> {
     const [row] = await this.withClient(this.queryTimeoutMs, (client) =>
       this.query<{ paused_at: number | string; queue: string }>(client, this.sql.queuePause, [params.now ?? null, params.queue]),
@@ -813,11 +866,11 @@ export class PostgresBackend implements Backend {
           if (n !== 0) stats.entry(row.queue).counts.completed += n;
           break;
         case "windows": {
-          const [cm, fm, ch, fh] = [row.a, row.b, row.cc, row.d].map((v) => num(v) ?? 0) as [number, number, number, number];
+          const [cm, fm, ch, fh, wm, wh] = [row.a, row.b, row.cc, row.d, row.wm, row.wh].map((v) => num(v) ?? 0) as [number, number, number, number, number, number];
           if (ch === 0 && fh === 0) break;
           const queue = stats.entry(row.queue);
-          queue.lastMinute = { completed: cm, failed: fm };
-          queue.lastHour = { completed: ch, failed: fh };
+          queue.lastMinute = { completed: cm, failed: fm, waitMs: wm };
+          queue.lastHour = { completed: ch, failed: fh, waitMs: wh };
           break;
         }
         case "paused":

@@ -99,19 +99,20 @@ export function buildStatements(schema: string, shard: number) {
           updated_at = c.now, ${LEASE_CLEARED}
       FROM c, a
       WHERE j.id = ANY(ARRAY(SELECT id FROM a)) AND j.id = a.id AND j.lease_token = a.token
-      RETURNING a.i, j.status, j.queue`;
+      RETURNING a.i, j.status, j.queue, GREATEST(0, j.started_at - j.run_at) AS wait`;
 
   /**
-   * Counts the jobs that CTE `source` (queue, status) ended completed or
+   * Counts the jobs that CTE `source` (queue, status, wait) ended completed or
    * failed: into this process's shard of the 10 s window, and completed ones
    * into the queue's stored total. One upsert per queue and table.
    */
   const countEnded = (source: string) => `bumped AS (
-        INSERT INTO ${schema}.queue_stats AS t (queue, bucket, shard, completed, failed)
+        INSERT INTO ${schema}.queue_stats AS t (queue, bucket, shard, completed, failed, wait_ms)
         SELECT e.queue, c.now - c.now % ${STATS_BUCKET_MS}, ${shard},
-               count(*) FILTER (WHERE e.status = 'completed'), count(*) FILTER (WHERE e.status = 'failed')
+               count(*) FILTER (WHERE e.status = 'completed'), count(*) FILTER (WHERE e.status = 'failed'), sum(e.wait)
         FROM ${source} e, c WHERE e.status IN ('completed', 'failed') GROUP BY e.queue, c.now
-        ON CONFLICT (queue, bucket, shard) DO UPDATE SET completed = t.completed + excluded.completed, failed = t.failed + excluded.failed),
+        ON CONFLICT (queue, bucket, shard) DO UPDATE SET completed = t.completed + excluded.completed, failed = t.failed + excluded.failed,
+                                                         wait_ms = t.wait_ms + excluded.wait_ms),
       totalled AS (
         INSERT INTO ${schema}.queue_totals AS t (queue, shard, completed)
         SELECT e.queue, ${shard}, count(*) FROM ${source} e WHERE e.status = 'completed' GROUP BY e.queue
@@ -277,7 +278,8 @@ export function buildStatements(schema: string, shard: number) {
           updated_at = c.now, ${LEASE_CLEARED}
       FROM c
       WHERE j.id = ANY(ARRAY(SELECT id FROM expired))
-      RETURNING j.*, CASE WHEN NOT j.cancel_requested AND j.attempt < j.max_attempts THEN pg_notify($3, j.queue) END AS notified),
+      RETURNING j.*, CASE WHEN NOT j.cancel_requested AND j.attempt < j.max_attempts THEN pg_notify($3, j.queue) END AS notified,
+                GREATEST(0, j.started_at - j.run_at) AS wait),
       ${countEnded("rescued")}
       SELECT * FROM rescued`,
 
@@ -331,25 +333,58 @@ export function buildStatements(schema: string, shard: number) {
      */
     queueStats: `
       WITH c AS (SELECT ${NOW} AS now)
-      SELECT 'queued' AS kind, queue, NULL AS status, count(*)::bigint AS n, min(run_at) AS oldest, NULL::bigint AS a, NULL::bigint AS b, NULL::bigint AS cc, NULL::bigint AS d
+      SELECT 'queued' AS kind, queue, NULL AS status, count(*)::bigint AS n, min(run_at) AS oldest, NULL::bigint AS a, NULL::bigint AS b, NULL::bigint AS cc, NULL::bigint AS d, NULL::bigint AS wm, NULL::bigint AS wh
         FROM ${jobs} WHERE status = 'queued' GROUP BY queue
       UNION ALL
-      SELECT CASE WHEN run_at <= c.now THEN 'due' ELSE 'scheduled' END, queue, NULL, count(*), min(run_at), NULL, NULL, NULL, NULL
+      SELECT CASE WHEN run_at <= c.now THEN 'due' ELSE 'scheduled' END, queue, NULL, count(*), min(run_at), NULL, NULL, NULL, NULL, NULL, NULL
         FROM ${jobs}, c WHERE status = 'scheduled' GROUP BY 1, queue
       UNION ALL
-      SELECT 'state', queue, status, count(*), NULL, NULL, NULL, NULL, NULL
+      SELECT 'state', queue, status, count(*), NULL, NULL, NULL, NULL, NULL, NULL, NULL
         FROM ${jobs} WHERE status IN ('running', 'failed', 'cancelled') GROUP BY queue, status
       UNION ALL
-      SELECT 'completed', queue, NULL, sum(completed)::bigint, NULL, NULL, NULL, NULL, NULL
+      SELECT 'completed', queue, NULL, sum(completed)::bigint, NULL, NULL, NULL, NULL, NULL, NULL, NULL
         FROM ${schema}.queue_totals GROUP BY queue
       UNION ALL
       SELECT 'windows', queue, NULL, NULL, NULL,
              sum(completed) FILTER (WHERE bucket > $2)::bigint, sum(failed) FILTER (WHERE bucket > $2)::bigint,
-             sum(completed)::bigint, sum(failed)::bigint
+             sum(completed)::bigint, sum(failed)::bigint,
+             sum(wait_ms) FILTER (WHERE bucket > $2)::bigint, sum(wait_ms)::bigint
         FROM ${schema}.queue_stats WHERE bucket > $3 GROUP BY queue
       UNION ALL
-      SELECT 'paused', queue, NULL, NULL, paused_at, NULL, NULL, NULL, NULL
+      SELECT 'paused', queue, NULL, NULL, paused_at, NULL, NULL, NULL, NULL, NULL, NULL
         FROM ${schema}.queues WHERE paused_at IS NOT NULL`,
+
+    /** Every statistics window since $1 (epoch ms). Result: queue, bucket, completed, failed, wait_ms, summed over shards. */
+    queueStatsSince: `
+      SELECT queue, bucket, sum(completed)::bigint AS completed, sum(failed)::bigint AS failed, sum(wait_ms)::bigint AS wait_ms
+      FROM ${schema}.queue_stats WHERE bucket >= $1 GROUP BY queue, bucket`,
+
+    /** Make a scheduled job due now. Params: now, id, channel. Result: the job. */
+    runNow: `
+      WITH c AS (SELECT ${NOW} AS now)
+      UPDATE ${jobs} j SET run_at = c.now, updated_at = c.now
+      FROM c WHERE j.id = $2 AND j.status = 'scheduled'
+      RETURNING j.*, pg_notify($3, j.queue) AS notified`,
+
+    /** Register or refresh a worker, and forget workers not seen for staleMs. Params: now, id, host, pid, queues (JSON), startedAt, staleMs. */
+    workerBeat: `
+      WITH c AS (SELECT ${NOW} AS now),
+      stale AS (DELETE FROM ${schema}.workers WHERE last_seen_at < (SELECT now FROM c) - $7::bigint AND id <> $2)
+      INSERT INTO ${schema}.workers AS w (id, host, pid, queues, started_at, last_seen_at)
+      SELECT $2, $3, $4, $5::jsonb, $6, c.now FROM c
+      ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, last_seen_at = excluded.last_seen_at`,
+
+    /** Params: id. */
+    workerDelete: `DELETE FROM ${schema}.workers WHERE id = $1`,
+
+    /** Workers seen in the last withinMs, and up to a limit of running jobs, longest running first. Params: now, withinMs, limit. */
+    workerList: `
+      WITH c AS (SELECT ${NOW} AS now)
+      SELECT (SELECT coalesce(json_agg(w ORDER BY w.started_at, w.id), '[]'::json)
+                FROM ${schema}.workers w, c WHERE w.last_seen_at >= c.now - $2::bigint) AS workers,
+             (SELECT coalesce(json_agg(r), '[]'::json) FROM (
+                SELECT id, type, queue, attempt, started_at, worker_id FROM ${jobs}
+                WHERE status = 'running' ORDER BY started_at LIMIT $3) r) AS running`,
 
     /** Params: scope, key. Result: the key's record, expired or not. */
     idempotencyGet: `SELECT fingerprint, job_id, deduplicated, expires_at FROM ${schema}.idempotency_keys WHERE scope = $1 AND key = $2`,

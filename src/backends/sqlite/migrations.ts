@@ -108,6 +108,28 @@ CREATE TABLE offload_idempotency_keys (
 CREATE INDEX offload_idempotency_keys_expiry ON offload_idempotency_keys (expires_at);
 `,
   },
+  {
+    version: 3,
+    name: "workers, wait times",
+    sql: `
+-- Worker processes, each refreshing its row every few seconds while it runs and
+-- removing it when it stops: the dashboard's "workers alive". A row not
+-- refreshed for long belongs to a process that died; it is deleted by the next
+-- refresh of any worker.
+CREATE TABLE offload_workers (
+  id           TEXT    PRIMARY KEY,
+  host         TEXT    NOT NULL,
+  pid          INTEGER NOT NULL,
+  queues       TEXT    NOT NULL,                   -- JSON [{ "queue": ..., "concurrency": ... }]
+  started_at   INTEGER NOT NULL,                   -- epoch ms
+  last_seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Enqueue-to-start wait summed over the jobs each window counts (their last
+-- attempt's start minus its run_at): average = wait_ms / (completed + failed).
+ALTER TABLE offload_queue_stats ADD COLUMN wait_ms INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** The SQL of every migration, for review (`offload migrate --print`). */

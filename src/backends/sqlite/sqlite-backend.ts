@@ -5,7 +5,8 @@ import Database from "better-sqlite3";
 import type { Backend, BackendCapabilities, ClaimParams, QueueClaim } from "../../backend/backend.js";
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
 import { insertedRecord } from "../../backend/inserted-record.js";
-import { zeroCounts } from "../../backend/queue-stats.js";
+import { foldThroughput, minuteBuckets, zeroCounts } from "../../backend/queue-stats.js";
+import { workerStatuses, type RunningRow, type WorkerRow } from "../../backend/workers.js";
 import type {
   ClaimedJob,
   IdempotencyKey,
@@ -26,6 +27,9 @@ import type {
   QueueCounts,
   QueueState,
   QueueStats,
+  QueueThroughputSeries,
+  WorkerInfo,
+  WorkerStatus,
 } from "../../backend/types.js";
 import { OffloadError } from "../../errors.js";
 import { EMPTY_PROGRESS, type JobProgress } from "../../job/progress.js";
@@ -487,17 +491,17 @@ export class SqliteBackend implements Backend {
               seen.add(key);
               run.push({ id: a.id, progress: json(a.progress), result: a.resultJson, token: a.leaseToken });
             }
-            const done = this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now }) as { id: string; lease_token: string; queue: string }[];
+            const done = this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now }) as { id: string; lease_token: string; queue: string; wait: number }[];
             for (const r of done) {
               completedInRun.add(`${r.id} ${r.lease_token}`);
-              ended.add(r.queue, "completed");
+              ended.add(r.queue, "completed", r.wait);
             }
           }
           row = completedInRun.delete(`${ack.id} ${ack.leaseToken}`) ? { status: "completed" } : undefined;
           break;
         case "failed": {
-          const failed = this.stmt.ackFailed.get({ ...base, error: JSON.stringify(ack.error) }) as { queue: string; status: JobState } | undefined;
-          if (failed?.status === "failed") ended.add(failed.queue, "failed");
+          const failed = this.stmt.ackFailed.get({ ...base, error: JSON.stringify(ack.error) }) as { queue: string; status: JobState; wait: number } | undefined;
+          if (failed?.status === "failed") ended.add(failed.queue, "failed", failed.wait);
           row = failed;
           break;
         }
@@ -577,7 +581,7 @@ export class SqliteBackend implements Backend {
     const rows = this.write(() => {
       const rescued = this.stmt.rescueExpired.all({ limit: params.limit, now }) as Row[];
       const ended = new EndedJobs();
-      for (const row of rescued) if (row.status === "failed") ended.add(row.queue, "failed");
+      for (const row of rescued) if (row.status === "failed") ended.add(row.queue, "failed", Math.max(0, (row.started_at ?? row.run_at) - row.run_at));
       this.counters.record(ended, now);
       return rescued;
     });
@@ -678,6 +682,49 @@ export class SqliteBackend implements Backend {
     const now = params.now ?? Date.now();
     // One read transaction, so the counts of the five statements agree with each other.
     return this.db.transaction(() => readQueueStats(this.stmt, now))();
+  }
+
+  async queueThroughput(params: { minutes: number; now?: number }): Promise<QueueThroughputSeries> {
+    if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The SQLite engine is closed");
+    const buckets = minuteBuckets(params.now ?? Date.now(), params.minutes);
+    const rows = this.stmt.queueStatsSince.all({ from: buckets[0] }) as { bucket: number; completed: number; failed: number; queue: string; wait_ms: number }[];
+    return foldThroughput(buckets, rows.map((r) => ({ bucket: r.bucket, completed: r.completed, failed: r.failed, queue: r.queue, waitMs: r.wait_ms })));
+  }
+
+  async jobRunNow(params: { id: string; now?: number }): Promise<JobRecord | null> {
+    const now = params.now ?? Date.now();
+    return this.write(() => {
+      const row = this.stmt.runNow.get({ id: params.id, now }) as Row | undefined;
+      if (row) return toRecord(row, now);
+      const existing = this.stmt.getById.get(params.id) as Row | undefined;
+      if (!existing) return null;
+      throw new OffloadError("OFFLOAD_ERR_INVALID_STATE", `Job ${params.id} is ${toRecord(existing, now).status}: only scheduled jobs can be run now`, {
+        details: { status: toRecord(existing, now).status },
+      });
+    });
+  }
+
+  async workerBeat(params: { now?: number; staleMs: number; worker: WorkerInfo }): Promise<void> {
+    const now = params.now ?? Date.now();
+    const { host, id, pid, queues, startedAt } = params.worker;
+    this.write(() => {
+      this.stmt.workerUpsert.run({ host, id, now, pid, queues: JSON.stringify(queues), startedAt });
+      this.stmt.workerPruneStale.run({ before: now - params.staleMs });
+    });
+  }
+
+  async workerGone(params: { id: string }): Promise<void> {
+    this.write(() => this.stmt.workerDelete.run(params.id));
+  }
+
+  async workerList(params: { now?: number; runningLimit: number; withinMs: number }): Promise<WorkerStatus[]> {
+    if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The SQLite engine is closed");
+    const now = params.now ?? Date.now();
+    return this.db.transaction(() => {
+      const workers = this.stmt.workerList.all({ since: now - params.withinMs }) as WorkerRow[];
+      const running = this.stmt.runningJobs.all({ limit: params.runningLimit }) as RunningRow[];
+      return workerStatuses(workers, running);
+    })();
   }
 
   async jobInsertIdempotent(params: { idempotency: IdempotencyKey; job: JobInsert; now?: number }): Promise<JobInsertIdempotentResult> {

@@ -12,22 +12,24 @@ const HOUR_MS = 3_600_000;
 
 /** Jobs that ended completed or failed in one transaction, per queue. */
 export class EndedJobs {
-  private readonly byQueue = new Map<string, { completed: number; failed: number }>();
+  private readonly byQueue = new Map<string, { completed: number; failed: number; waitMs: number }>();
 
-  add(queue: string, outcome: "completed" | "failed"): void {
+  /** A job of `queue` ended so, its last attempt having waited `waitMs` from its runAt to its start. */
+  add(queue: string, outcome: "completed" | "failed", waitMs: number): void {
     let entry = this.byQueue.get(queue);
     if (!entry) {
-      entry = { completed: 0, failed: 0 };
+      entry = { completed: 0, failed: 0, waitMs: 0 };
       this.byQueue.set(queue, entry);
     }
     entry[outcome]++;
+    entry.waitMs += waitMs;
   }
 
   get size(): number {
     return this.byQueue.size;
   }
 
-  entries(): IterableIterator<[string, { completed: number; failed: number }]> {
+  entries(): IterableIterator<[string, { completed: number; failed: number; waitMs: number }]> {
     return this.byQueue.entries();
   }
 }
@@ -52,8 +54,8 @@ export class QueueCounters {
       this.lastBucket = bucket;
       stmt.queueStatsPrune.run({ before: bucket - HOUR_MS - STATS_BUCKET_MS });
     }
-    for (const [queue, { completed, failed }] of ended.entries()) {
-      stmt.queueStatsBump.run({ bucket, completed, failed, queue });
+    for (const [queue, { completed, failed, waitMs }] of ended.entries()) {
+      stmt.queueStatsBump.run({ bucket, completed, failed, queue, waitMs });
       if (completed > 0) stmt.queueTotalsAdd.run({ delta: completed, queue });
     }
   }
@@ -91,12 +93,14 @@ export function readQueueStats(stmt: Statements, now: number): QueueStats[] {
     failed_hour: number;
     failed_minute: number;
     queue: string;
+    wait_hour: number;
+    wait_minute: number;
   }[];
   for (const row of windows) {
     if (row.completed_hour === 0 && row.failed_hour === 0) continue;
     const queue = entry(row.queue);
-    queue.lastMinute = { completed: row.completed_minute, failed: row.failed_minute };
-    queue.lastHour = { completed: row.completed_hour, failed: row.failed_hour };
+    queue.lastMinute = { completed: row.completed_minute, failed: row.failed_minute, waitMs: row.wait_minute };
+    queue.lastHour = { completed: row.completed_hour, failed: row.failed_hour, waitMs: row.wait_hour };
   }
   for (const row of stmt.queuesPaused.all() as { paused_at: number; queue: string }[]) entry(row.queue).paused = true;
   return stats.list();

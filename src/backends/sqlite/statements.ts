@@ -110,7 +110,7 @@ export const SQL = {
                  value ->> '$.progress' AS progress
           FROM json_each(@acks)) AS a
     WHERE offload_jobs.id = a.id AND offload_jobs.lease_token = a.token AND offload_jobs.status = 'running'
-    RETURNING id, lease_token, queue`,
+    RETURNING id, lease_token, queue, max(0, started_at - run_at) AS wait`,
 
   /** Ack: failed for good (or cancelled, if requested meanwhile). Params: id, token, error, progress, now. Result: status, queue. */
   ackFailed: `
@@ -118,7 +118,7 @@ export const SQL = {
     SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, ${RECORD_ERROR},
         progress = coalesce(@progress, progress), finished_at = @now, updated_at = @now, ${LEASE_CLEARED}
     WHERE id = @id AND lease_token = @token AND status = 'running'
-    RETURNING status, queue`,
+    RETURNING status, queue, max(0, started_at - run_at) AS wait`,
 
   /** Ack: retry after backoff (or cancelled, if requested meanwhile). Params: id, token, error, runAt, progress, now. */
   ackRetry: `
@@ -173,6 +173,28 @@ export const SQL = {
         run_at = @now, started_at = NULL, finished_at = NULL, updated_at = @now
     WHERE id = @id AND status IN ('failed', 'cancelled')
     RETURNING *`,
+
+  /** Params: id, now. Makes a scheduled job due now: the next claim promotes it. */
+  runNow: `UPDATE offload_jobs SET run_at = @now, updated_at = @now WHERE id = @id AND status = 'scheduled' RETURNING *`,
+
+  /** Register or refresh a worker. Params: id, host, pid, queues (JSON), startedAt, now. */
+  workerUpsert: `
+    INSERT INTO offload_workers (id, host, pid, queues, started_at, last_seen_at) VALUES (@id, @host, @pid, @queues, @startedAt, @now)
+    ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, queues = excluded.queues, last_seen_at = excluded.last_seen_at`,
+
+  /** Forget workers not seen since @before. Params: before. */
+  workerPruneStale: `DELETE FROM offload_workers WHERE last_seen_at < @before`,
+
+  /** Params: id. */
+  workerDelete: `DELETE FROM offload_workers WHERE id = ?`,
+
+  /** Workers seen since @since, oldest first. Params: since. */
+  workerList: `SELECT id, host, pid, queues, started_at, last_seen_at FROM offload_workers WHERE last_seen_at >= @since ORDER BY started_at, id`,
+
+  /** Running jobs, longest running first (a walk of offload_jobs_running). Params: limit. */
+  runningJobs: `
+    SELECT id, type, queue, attempt, started_at, worker_id FROM offload_jobs WHERE status = 'running'
+    ORDER BY started_at LIMIT @limit`,
 
   /** Params: id. Deletes a finished job. Result: its queue and status (offload_queue_totals counts completed ones). */
   deleteFinished: `DELETE FROM offload_jobs WHERE id = ? AND status IN ('completed', 'failed', 'cancelled') RETURNING queue, status`,
@@ -242,8 +264,12 @@ export const SQL = {
    * Runs in the transaction that ended them.
    */
   queueStatsBump: `
-    INSERT INTO offload_queue_stats (queue, bucket, completed, failed) VALUES (@queue, @bucket, @completed, @failed)
-    ON CONFLICT (queue, bucket) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed`,
+    INSERT INTO offload_queue_stats (queue, bucket, completed, failed, wait_ms) VALUES (@queue, @bucket, @completed, @failed, @waitMs)
+    ON CONFLICT (queue, bucket) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed,
+                                              wait_ms = wait_ms + excluded.wait_ms`,
+
+  /** Every window since @from. Params: from. */
+  queueStatsSince: `SELECT queue, bucket, completed, failed, wait_ms FROM offload_queue_stats WHERE bucket >= @from`,
 
   /** Drop windows that closed before @before (older than an hour). Params: before. */
   queueStatsPrune: `DELETE FROM offload_queue_stats WHERE bucket < @before`,
@@ -261,7 +287,8 @@ export const SQL = {
     SELECT queue,
            sum(CASE WHEN bucket > @minute THEN completed ELSE 0 END) AS completed_minute,
            sum(CASE WHEN bucket > @minute THEN failed ELSE 0 END) AS failed_minute,
-           sum(completed) AS completed_hour, sum(failed) AS failed_hour
+           sum(CASE WHEN bucket > @minute THEN wait_ms ELSE 0 END) AS wait_minute,
+           sum(completed) AS completed_hour, sum(failed) AS failed_hour, sum(wait_ms) AS wait_hour
     FROM offload_queue_stats WHERE bucket > @hour GROUP BY queue`,
 
   /** Result: completed jobs stored, per queue. */

@@ -3,7 +3,7 @@ import { OffloadError } from "../../errors.js";
 import { isFinished } from "../../job/states.js";
 import type { JobView } from "../../job/view.js";
 import { ownerOf, type Principal } from "../auth.js";
-import { authenticate, presentJob, principalOf, type HttpContext } from "../context.js";
+import { authenticate, presentJob, principalOf, showsStacks, type HttpContext } from "../context.js";
 import type { HubEvent } from "../event-hub.js";
 import { errorBody } from "../http-errors.js";
 import { eventsQuerySchema, jobParamsSchema, noQuerySchema, parseRequest } from "../request-schemas.js";
@@ -53,6 +53,7 @@ class JobStream {
     private readonly ctx: HttpContext,
     private readonly stream: SseStream,
     private readonly id: string,
+    private readonly showStacks: boolean,
   ) {
     this.unwatch = ctx.hub.watchJob(id, (event) => this.onEvent(event));
     this.timer = setInterval(() => this.refresh(), ctx.options.streamPollMs);
@@ -112,7 +113,7 @@ class JobStream {
     if (state !== this.lastState) {
       this.lastState = state;
       this.lastProgress = progress;
-      this.stream.send("job", presentJob(job, this.ctx.options.exposeErrorStacks));
+      this.stream.send("job", presentJob(job, this.showStacks));
     } else if (progress !== this.lastProgress && this.localAttempt !== job.attempt) {
       this.lastProgress = progress;
       this.stream.sendLatest("progress", "progress", { attempt: job.attempt, id: job.id, progress: job.progress });
@@ -144,7 +145,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HttpContext): voi
     const principal = principalOf(request);
     const job = await visibleJob(ctx, principal, id);
     const stream = openStream(ctx, principal, request, reply);
-    new JobStream(ctx, stream, id).start(job);
+    new JobStream(ctx, stream, id, showsStacks(ctx, principal)).start(job);
   });
 
   app.get("/api/events", { exposeHeadRoute: false, onRequest: authenticate(ctx, "read") }, async (request, reply) => {
@@ -152,12 +153,13 @@ export function registerEventRoutes(app: FastifyInstance, ctx: HttpContext): voi
     const principal = principalOf(request);
     const owner = ownerOf(principal);
     const stream = openStream(ctx, principal, request, reply);
+    const showStacks = showsStacks(ctx, principal);
     // Owner tokens see only their jobs' events; the owner lookups are chained so events keep their order.
     let chain: Promise<void> = Promise.resolve();
     const unwatch = ctx.hub.watchAll((event) => {
       if (queue !== undefined && event.payload.queue !== queue) return;
       const send = () => {
-        const data = presentEvent(event, ctx.options.exposeErrorStacks);
+        const data = presentEvent(event, showStacks);
         if (event.name === "job:progress") stream.sendLatest(`progress ${event.payload.id}`, event.name, data);
         else stream.send(event.name, data);
       };

@@ -3,7 +3,7 @@ import { OffloadError } from "../../errors.js";
 import type { EnqueueOptions } from "../../client/enqueue-options.js";
 import type { JobView } from "../../job/view.js";
 import { canSee, ownerOf, type Principal } from "../auth.js";
-import { authenticate, jobNotFound, presentJob, principalOf, type HttpContext } from "../context.js";
+import { authenticate, jobNotFound, presentJob, principalOf, showsStacks, type HttpContext } from "../context.js";
 import {
   asRequestError,
   createJobBodySchema,
@@ -74,9 +74,9 @@ async function createJob(ctx: HttpContext, request: FastifyRequest) {
   }
 }
 
-/** `/api/jobs` and `/api/jobs/:id[/status|/cancel|/retry]`. */
+/** `/api/jobs` and `/api/jobs/:id[/status|/cancel|/retry|/run-now]`. */
 export function registerJobRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const present = <T extends JobView>(job: T) => presentJob(job, ctx.options.exposeErrorStacks);
+  const present = <T extends JobView>(job: T, request: FastifyRequest) => presentJob(job, showsStacks(ctx, principalOf(request)));
 
   app.post("/api/jobs", { onRequest: authenticate(ctx, "jobs-write") }, async (request, reply) => {
     const { job, replayed } = await createJob(ctx, request);
@@ -89,7 +89,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: HttpContext): void 
     }
     if (replayed) reply.header("idempotent-replayed", "true");
     reply.header("location", `${request.url.split("?")[0]}/${view.id}`);
-    return reply.code(view.deduplicated ? 200 : 201).send(present(view));
+    return reply.code(view.deduplicated ? 200 : 201).send(present(view, request));
   });
 
   app.get("/api/jobs", { onRequest: authenticate(ctx, "read") }, async (request) => {
@@ -99,17 +99,17 @@ export function registerJobRoutes(app: FastifyInstance, ctx: HttpContext): void 
     // An owner token lists its own jobs; asking for another owner's is an empty page, like any owner without jobs.
     if (owner !== null && query.owner !== undefined && query.owner !== owner) return { items: [], nextCursor: null };
     const page = await ctx.offload.listJobs({ ...query, ...(owner === null ? {} : { owner }) });
-    return { items: page.items.map(present), nextCursor: page.nextCursor };
+    return { items: page.items.map((job) => present(job, request)), nextCursor: page.nextCursor };
   });
 
   app.get("/api/jobs/:id", { onRequest: authenticate(ctx, "read") }, async (request) => {
     parseRequest(noQuerySchema, request.query, "query");
-    return present(await visibleJob(ctx, principalOf(request), jobId(request)));
+    return present(await visibleJob(ctx, principalOf(request), jobId(request)), request);
   });
 
   app.get("/api/jobs/:id/status", { onRequest: authenticate(ctx, "read") }, async (request) => {
     parseRequest(noQuerySchema, request.query, "query");
-    const job = present(await visibleJob(ctx, principalOf(request), jobId(request)));
+    const job = present(await visibleJob(ctx, principalOf(request), jobId(request)), request);
     return { attempt: job.attempt, error: job.error, id: job.id, maxAttempts: job.maxAttempts, progress: job.progress, status: job.status };
   });
 
@@ -117,14 +117,21 @@ export function registerJobRoutes(app: FastifyInstance, ctx: HttpContext): void 
     const id = jobId(request);
     noInput(request);
     await visibleJob(ctx, principalOf(request), id);
-    return present(await ctx.offload.cancel(id));
+    return present(await ctx.offload.cancel(id), request);
   });
 
   app.post("/api/jobs/:id/retry", { onRequest: authenticate(ctx, "jobs-write") }, async (request) => {
     const id = jobId(request);
     noInput(request);
     await visibleJob(ctx, principalOf(request), id);
-    return present(await ctx.offload.retry(id));
+    return present(await ctx.offload.retry(id), request);
+  });
+
+  app.post("/api/jobs/:id/run-now", { onRequest: authenticate(ctx, "jobs-write") }, async (request) => {
+    const id = jobId(request);
+    noInput(request);
+    await visibleJob(ctx, principalOf(request), id);
+    return present(await ctx.offload.runNow(id), request);
   });
 
   app.delete("/api/jobs/:id", { onRequest: authenticate(ctx, "jobs-write") }, async (request, reply) => {

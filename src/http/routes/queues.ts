@@ -1,12 +1,22 @@
 import type { FastifyInstance } from "fastify";
 import { authenticate, type HttpContext } from "../context.js";
-import { emptyBodySchema, noQuerySchema, parseRequest, queueParamsSchema } from "../request-schemas.js";
+import { emptyBodySchema, noQuerySchema, parseRequest, queueParamsSchema, throughputQuerySchema } from "../request-schemas.js";
 
-/** `GET /api/queues`, `POST /api/queues/:name/pause` and `/resume`. */
+/** `GET /api/queues`, `GET /api/queues/throughput`, `GET /api/workers`, `POST /api/queues/:name/pause` and `/resume`. */
 export function registerQueueRoutes(app: FastifyInstance, ctx: HttpContext): void {
   app.get("/api/queues", { onRequest: authenticate(ctx, "operator-read") }, async (request) => {
     parseRequest(noQuerySchema, request.query, "query");
     return { items: await ctx.offload.queueStats() };
+  });
+
+  app.get("/api/queues/throughput", { onRequest: authenticate(ctx, "operator-read") }, async (request) => {
+    const { minutes } = parseRequest(throughputQuerySchema, request.query, "query");
+    return ctx.offload.queueThroughput(minutes === undefined ? {} : { minutes });
+  });
+
+  app.get("/api/workers", { onRequest: authenticate(ctx, "operator-read") }, async (request) => {
+    parseRequest(noQuerySchema, request.query, "query");
+    return { items: await ctx.offload.workers() };
   });
 
   for (const action of ["pause", "resume"] as const) {

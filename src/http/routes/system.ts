@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { OffloadError } from "../../errors.js";
 import { createMetrics } from "../../observability/metrics.js";
-import { authenticate, type HttpContext } from "../context.js";
+import { authenticate, principalOf, type HttpContext } from "../context.js";
 import { buildOpenApiDocument } from "../openapi.js";
 import { noQuerySchema, parseRequest } from "../request-schemas.js";
 
@@ -25,7 +25,7 @@ async function databaseReachable(ctx: HttpContext): Promise<boolean> {
   }
 }
 
-/** `/healthz`, `/readyz`, `/metrics` and `/api/openapi.json`. */
+/** `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json` and `/api/session`. */
 export function registerSystemRoutes(app: FastifyInstance, ctx: HttpContext, version: string): void {
   app.get("/healthz", { onRequest: authenticate(ctx, "public") }, async (request) => {
     parseRequest(noQuerySchema, request.query, "query");
@@ -37,6 +37,13 @@ export function registerSystemRoutes(app: FastifyInstance, ctx: HttpContext, ver
     if (ctx.closing) throw new OffloadError("OFFLOAD_ERR_NOT_READY", "The server is shutting down");
     if (!(await databaseReachable(ctx))) throw new OffloadError("OFFLOAD_ERR_NOT_READY", "The database cannot be reached");
     return { status: "ready" };
+  });
+
+  // Who the caller is, for clients that shape their views by role (the dashboard hides actions a token may not take).
+  app.get("/api/session", { onRequest: authenticate(ctx, "read") }, async (request) => {
+    parseRequest(noQuerySchema, request.query, "query");
+    const { role } = principalOf(request);
+    return { owner: role.kind === "owner" ? role.owner : null, role: role.kind, tokensRequired: ctx.tokens !== null };
   });
 
   const document = buildOpenApiDocument({ prefix: app.prefix, version });
