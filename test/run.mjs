@@ -26,6 +26,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Servers under test serve the dashboard from dist/dashboard: rebuild it from
+// src/dashboard first (about 0.2 s), so an edit is never tested stale.
+const build = spawnSync(process.execPath, [join(root, "scripts/build-dashboard.mjs")], { cwd: root, stdio: "inherit" });
+if (build.status !== 0) {
+  console.error("the dashboard did not build (scripts/build-dashboard.mjs)");
+  process.exit(build.status ?? 1);
+}
+
 const result = spawnSync(
   process.execPath,
   [

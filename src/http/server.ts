@@ -6,11 +6,14 @@ import { OffloadError, type ErrorCode } from "../errors.js";
 import { parseInput } from "../job/validate.js";
 import { tokensFromEnv, type TokenEntry } from "./auth.js";
 import { normaliseOrigin } from "./origin.js";
+import { offloadDashboard } from "./dashboard.js";
 import { errorBody, toHttpError } from "./http-errors.js";
 import { offloadHttp, type OffloadHttpOptions } from "./plugin.js";
 
 /** Options of {@link createServer}: the plugin's, and where to listen. */
 export interface ServerOptions extends OffloadHttpOptions {
+  /** Serve the web dashboard at `/` (its page needs no token; its data does). Default `true`. */
+  dashboard?: boolean;
   /** Address to bind. Default `127.0.0.1`. Anything but a loopback address needs tokens. */
   host?: string;
   /** Port; 0 picks a free one. Default 3000. */
@@ -63,6 +66,7 @@ function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void 
 
 const listenSchema = z
   .object({
+    dashboard: z.boolean().optional(),
     host: z.string().min(1).max(255).optional(),
     port: z.number().int().min(0).max(65_535).optional(),
   })
@@ -74,7 +78,7 @@ const listenSchema = z
  * other `host` with an `OFFLOAD_ERR_INVALID_INPUT` that says what to set.
  */
 export async function createServer(options: ServerOptions): Promise<OffloadServer> {
-  const { host = "127.0.0.1", port = 3000, ...pluginOptions } = parseInput(listenSchema, options, "server options", "options") as unknown as ServerOptions;
+  const { dashboard = true, host = "127.0.0.1", port = 3000, ...pluginOptions } = parseInput(listenSchema, options, "server options", "options") as unknown as ServerOptions;
   // As the plugin reads them: text of only commas and spaces is no tokens at all (every caller admin).
   const hasTokens =
     typeof pluginOptions.tokens === "string" ? pluginOptions.tokens.split(",").some((t) => t.trim() !== "") : (pluginOptions.tokens?.length ?? 0) > 0;
@@ -103,6 +107,7 @@ export async function createServer(options: ServerOptions): Promise<OffloadServe
   });
   app.server.headersTimeout = HEADERS_TIMEOUT_MS;
   await app.register(offloadHttp, pluginOptions);
+  if (dashboard) await app.register(offloadDashboard);
   try {
     await app.listen({ host, port });
   } catch (error) {

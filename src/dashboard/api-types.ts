@@ -1,0 +1,119 @@
+/**
+ * The HTTP API's shapes as the dashboard reads them (docs/http-api.md). The
+ * dashboard talks only to the public API, so these are written from its
+ * documentation rather than imported from the server's code.
+ */
+
+export const JOB_STATES = ["scheduled", "queued", "running", "completed", "failed", "cancelled"] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+export function isFinished(status: JobState): boolean {
+  return status === "completed" || status === "failed" || status === "cancelled";
+}
+
+export interface JobProgress {
+  failed: number | null;
+  message: string | null;
+  percent: number | null;
+  processed: number | null;
+  total: number | null;
+}
+
+export interface JobErrorView {
+  attempt: number;
+  at: string;
+  code: string;
+  message: string;
+  stack: string | null;
+  /** When the attempt began, if the server reports it. */
+  startedAt?: string | null;
+}
+
+export interface Job {
+  attempt: number;
+  cancelRequested: boolean;
+  createdAt: string;
+  error: { code: string; message: string; stack: string | null } | null;
+  errors: JobErrorView[];
+  finishedAt: string | null;
+  id: string;
+  maxAttempts: number;
+  owner: string | null;
+  payload: unknown;
+  priority: number;
+  progress: JobProgress;
+  queue: string;
+  result: unknown;
+  runAt: string;
+  startedAt: string | null;
+  status: JobState;
+  type: string;
+  uniqueKey: string | null;
+  updatedAt: string;
+}
+
+export interface JobPage {
+  items: Job[];
+  nextCursor: string | null;
+}
+
+export interface Throughput {
+  completed: number;
+  failed: number;
+  processed: number;
+}
+
+export interface QueueSummary {
+  counts: Record<JobState, number>;
+  lastHour: Throughput;
+  lastMinute: Throughput;
+  /** Average enqueue-to-start wait of jobs that ended in the window. */
+  latencyMs?: { lastHour: number | null; lastMinute: number | null };
+  oldestQueuedAgeMs: number | null;
+  paused: boolean;
+  queue: string;
+}
+
+export interface QueueThroughput {
+  bucketSeconds: number;
+  /** ISO start of each bucket, oldest first. */
+  buckets: string[];
+  items: { completed: number[]; failed: number[]; latencyMs: (number | null)[]; queue: string }[];
+}
+
+export interface WorkerView {
+  host: string;
+  id: string;
+  lastSeenAt: string;
+  pid: number;
+  queues: { concurrency: number; queue: string }[];
+  running: { attempt: number; id: string; queue: string; startedAt: string; type: string }[];
+  startedAt: string;
+}
+
+export interface JobType {
+  attempts: number;
+  name: string;
+  queue: string;
+}
+
+export type Role = "admin" | "owner" | "read-only";
+
+export interface Session {
+  owner: string | null;
+  role: Role;
+  tokensRequired: boolean;
+}
+
+/** An event of `GET /api/events`: the fields every payload has, and the ones the dashboard reads. */
+export interface LifecycleEvent {
+  name: "job:cancelled" | "job:completed" | "job:enqueued" | "job:failed" | "job:progress" | "job:retrying" | "job:started";
+  payload: {
+    attempt?: number;
+    id: string;
+    job?: Job;
+    progress?: JobProgress;
+    queue: string;
+    type: string;
+  };
+}

@@ -1,0 +1,222 @@
+import { ApiError } from "../api.js";
+import type { QueueSummary, QueueThroughput, WorkerView } from "../api-types.js";
+import { lineChart, stackedBars } from "../chart.js";
+import { errorText, lifecycleEvent, type AppContext, type View } from "../context.js";
+import { el, replace, setText } from "../dom.js";
+import { count, duration, relative, shortId, time } from "../format.js";
+import { Batcher, Refresher } from "../live.js";
+import { hashFor, jobHash } from "../router.js";
+import { placeholder, section } from "../widgets.js";
+import { QueueTable } from "./queue-table.js";
+
+/** Throughput changes by the minute: re-read it at most this often, queues and workers every second. */
+const THROUGHPUT_EVERY_MS = 5_000;
+
+/** Latency of all queues per minute: the average of the queues' averages, weighted by the jobs that ended. */
+export function overallLatency(throughput: QueueThroughput): (number | null)[] {
+  return throughput.buckets.map((_, i) => {
+    let weight = 0;
+    let sum = 0;
+    for (const item of throughput.items) {
+      const latency = item.latencyMs[i];
+      if (latency === null || latency === undefined) continue;
+      const jobs = (item.completed[i] ?? 0) + (item.failed[i] ?? 0) || 1;
+      weight += jobs;
+      sum += latency * jobs;
+    }
+    return weight === 0 ? null : sum / weight;
+  });
+}
+
+function sumSeries(throughput: QueueThroughput, pick: "completed" | "failed"): number[] {
+  return throughput.buckets.map((_, i) => throughput.items.reduce((sum, item) => sum + (item[pick][i] ?? 0), 0));
+}
+
+function tile(label: string, value: HTMLElement, hint?: string): HTMLElement {
+  return el("div", { class: "tile", title: hint }, el("div", { class: "tile-label" }, label), value);
+}
+
+export function workersTable(workers: WorkerView[]): HTMLElement {
+  if (workers.length === 0) return placeholder("No worker has reported in the last minute.");
+  return el(
+    "table",
+    { class: "table workers" },
+    el("thead", null, el("tr", null, el("th", null, "Worker"), el("th", null, "Queues (slots)"), el("th", null, "Running"), el("th", null, "Started"), el("th", null, "Last seen"))),
+    el(
+      "tbody",
+      null,
+      workers.map((worker) =>
+        el(
+          "tr",
+          { dataset: { worker: worker.id } },
+          el("td", { title: worker.id }, `${worker.host} · pid ${worker.pid}`),
+          el("td", null, worker.queues.map((q) => `${q.queue} ×${q.concurrency}`).join(", ") || "—"),
+          el(
+            "td",
+            { class: "running-jobs" },
+            worker.running.length === 0
+              ? el("span", { class: "muted" }, "idle")
+              : worker.running.map((job) =>
+                  el("div", null, el("a", { href: jobHash(job.id) }, job.type, " ", el("code", null, shortId(job.id))), el("span", { class: "muted" }, ` attempt ${job.attempt}, ${relative(job.startedAt)}`)),
+                ),
+          ),
+          el("td", { title: worker.startedAt }, relative(worker.startedAt)),
+          el("td", { title: worker.lastSeenAt }, relative(worker.lastSeenAt)),
+        ),
+      ),
+    ),
+  );
+}
+
+/** A reason an optional figure is missing: an older server without the endpoint, or an error. */
+function unavailable(what: string, error: unknown): HTMLElement {
+  return placeholder(error instanceof ApiError && error.status === 404 ? `${what}: this server does not report it.` : `${what}: ${errorText(error)}`);
+}
+
+/** `#/`: queues, throughput, latency and workers at a glance. */
+export const overviewView: View = (root, ctx) => {
+  const tiles = el("div", { class: "tiles" });
+  const throughputChart = el("div", { class: "chart-box" }, placeholder("Loading…"));
+  const latencyChart = el("div", { class: "chart-box" }, placeholder("Loading…"));
+  const table = new QueueTable(ctx, { onChanged: () => refresher.poke(), sparklines: false });
+  const queuesBox = el("div", { class: "table-wrap" }, placeholder("Loading…"));
+  const workersBox = el("div", { class: "table-wrap" }, placeholder("Loading…"));
+  const updated = el("span", { class: "muted updated" });
+  replace(
+    root,
+    el("div", { class: "page-head" }, el("h1", null, "Overview"), updated),
+    tiles,
+    el(
+      "div",
+      { class: "charts" },
+      section("Jobs finished per minute, last hour", throughputChart, el("p", { class: "legend" }, el("span", { class: "key completed" }), "completed ", el("span", { class: "key failed" }), "failed")),
+      section("Enqueue-to-start latency, average per minute", latencyChart),
+    ),
+    section("Queues", queuesBox),
+    section("Workers", workersBox),
+  );
+
+  let throughput: QueueThroughput | null = null;
+  let throughputAt = -Infinity;
+  let loaded = false;
+
+  const refresh = async () => {
+    const wantThroughput = performance.now() - throughputAt >= THROUGHPUT_EVERY_MS;
+    const [queues, workers, newThroughput] = await Promise.allSettled([
+      ctx.api.get<{ items: QueueSummary[] }>("/api/queues"),
+      ctx.api.get<{ items: WorkerView[] }>("/api/workers"),
+      wantThroughput ? ctx.api.get<QueueThroughput>("/api/queues/throughput?minutes=60") : Promise.resolve(throughput),
+    ]);
+    if (queues.status === "fulfilled") {
+      if (queuesBox.firstElementChild !== table.element) replace(queuesBox, table.element);
+      table.update(queues.value.items, null);
+      renderTiles(queues.value.items, workers.status === "fulfilled" ? workers.value.items : null);
+    } else {
+      replace(queuesBox, placeholder(`Queues: ${errorText(queues.reason)}`));
+    }
+    if (workers.status === "fulfilled") replace(workersBox, workersTable(workers.value.items));
+    else replace(workersBox, unavailable("Workers", workers.reason));
+    if (wantThroughput) {
+      if (newThroughput.status === "fulfilled" && newThroughput.value) {
+        throughput = newThroughput.value;
+        throughputAt = performance.now();
+        replace(
+          throughputChart,
+          stackedBars(
+            throughput.buckets,
+            [
+              { className: "completed", label: "completed", values: sumSeries(throughput, "completed") },
+              { className: "failed", label: "failed", values: sumSeries(throughput, "failed") },
+            ],
+            "Jobs finished per minute over the last hour",
+          ),
+        );
+        replace(latencyChart, lineChart(throughput.buckets, overallLatency(throughput), "Average enqueue-to-start latency per minute"));
+      } else if (newThroughput.status === "rejected") {
+        replace(throughputChart, unavailable("Throughput", newThroughput.reason));
+        replace(latencyChart, unavailable("Latency", newThroughput.reason));
+      }
+    }
+    setText(updated, `updated ${time(new Date().toISOString())}`);
+    if (!loaded && queues.status === "fulfilled") {
+      loaded = true;
+      document.body.dataset["ready"] = "overview";
+    }
+  };
+
+  const renderTiles = (queues: QueueSummary[], workers: WorkerView[] | null) => {
+    const total = (pick: (q: QueueSummary) => number) => queues.reduce((sum, q) => sum + pick(q), 0);
+    const oldest = Math.max(-1, ...queues.map((q) => q.oldestQueuedAgeMs ?? -1));
+    const link = (text: string, status: string) => el("a", { class: "tile-value", href: hashFor("/jobs", { status }) }, text);
+    replace(
+      tiles,
+      tile("Running", link(count(total((q) => q.counts.running)), "running")),
+      tile("Queued", link(count(total((q) => q.counts.queued)), "queued"), "Ready to run now"),
+      tile("Scheduled", link(count(total((q) => q.counts.scheduled)), "scheduled"), "Waiting for their time (delayed, or retrying after a backoff)"),
+      tile("Failed", link(count(total((q) => q.counts.failed)), "failed")),
+      tile(
+        "Last minute",
+        el("div", { class: "tile-value" }, el("span", { class: "ok" }, count(total((q) => q.lastMinute.completed))), " / ", el("span", { class: "bad" }, count(total((q) => q.lastMinute.failed)))),
+        "Jobs completed / failed in the last minute",
+      ),
+      tile("Oldest waiting", el("div", { class: "tile-value" }, oldest < 0 ? "—" : duration(oldest))),
+      tile("Paused queues", el("div", { class: "tile-value" }, count(queues.filter((q) => q.paused).length))),
+      tile("Workers", el("div", { class: "tile-value" }, workers === null ? "—" : count(workers.length))),
+    );
+  };
+
+  const refresher = new Refresher(refresh, 1_000, 5_000);
+  void refresher.now();
+  // Any job event may change the figures: re-read them, at most once a second.
+  const events = new Batcher<null>(() => refresher.poke(), 250);
+  const stream = ctx.openStream("/api/events", {
+    onMessage: (message) => {
+      if (lifecycleEvent(message)) events.push(null);
+    },
+  });
+  return () => {
+    stream.close();
+    events.dispose();
+    refresher.dispose();
+  };
+};
+
+/** `#/queues`: every queue with its last hour, and pause/resume. */
+export const queuesView: View = (root, ctx) => {
+  const box = el("div", { class: "table-wrap" }, placeholder("Loading…"));
+  const table = new QueueTable(ctx, { onChanged: () => refresher.poke(), sparklines: true });
+  replace(root, el("div", { class: "page-head" }, el("h1", null, "Queues")), section("Queues", box));
+  let throughput: QueueThroughput | null = null;
+  let throughputAt = -Infinity;
+  const refresh = async () => {
+    const wantThroughput = performance.now() - throughputAt >= THROUGHPUT_EVERY_MS;
+    const [queues, next] = await Promise.allSettled([
+      ctx.api.get<{ items: QueueSummary[] }>("/api/queues"),
+      wantThroughput ? ctx.api.get<QueueThroughput>("/api/queues/throughput?minutes=60") : Promise.resolve(throughput),
+    ]);
+    if (next.status === "fulfilled" && wantThroughput) {
+      throughput = next.value;
+      throughputAt = performance.now();
+    }
+    if (queues.status === "rejected") {
+      replace(box, placeholder(`Queues: ${errorText(queues.reason)}`));
+      return;
+    }
+    if (box.firstElementChild !== table.element) replace(box, table.element);
+    table.update(queues.value.items, throughput);
+    document.body.dataset["ready"] = "queues";
+  };
+  const refresher = new Refresher(refresh, 1_000, 5_000);
+  void refresher.now();
+  const events = new Batcher<null>(() => refresher.poke(), 250);
+  const stream = ctx.openStream("/api/events", {
+    onMessage: (message) => {
+      if (lifecycleEvent(message)) events.push(null);
+    },
+  });
+  return () => {
+    stream.close();
+    events.dispose();
+    refresher.dispose();
+  };
+};
