@@ -1,0 +1,105 @@
+/**
+ * pg-boss with its throughput settings: workers fetch `batchSize` jobs per
+ * query and complete them in one statement, fetch again at once while
+ * batches come back full (`burstWhenBatchFull`), and are woken by
+ * LISTEN/NOTIFY (`useListenNotify` with a `notify` queue).
+ */
+import { PgBoss } from "pg-boss";
+import { PRELOAD_BATCH, SCHEDULED_DELAY_MS, numbered, type Adapter, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
+
+const QUEUE = "bench";
+
+/**
+ * N jobs at once as `localConcurrency` polling loops each fetching a batch
+ * of N / loops: two loops overlap one batch's round trips with the other's
+ * handlers; one loop for N below 10.
+ */
+export function pgBossShape(concurrency: number): { batchSize: number; localConcurrency: number } {
+  const localConcurrency = concurrency >= 10 ? 2 : 1;
+  return { batchSize: Math.max(1, Math.floor(concurrency / localConcurrency)), localConcurrency };
+}
+
+export function describePgBoss(): SystemDescription {
+  return {
+    persistence:
+      "every job is a row, kept after completion (deleted after 7 days by default); enqueues and completions are committed transactions (fsync); a job whose worker died is retried once it expires (expireInSeconds, 15 minutes by default; heartbeats are off by default)",
+    settings: [
+      "new PgBoss({ connectionString, useListenNotify: true }) (pool of 10, schema pgboss); queue created with { notify: true } so enqueues wake workers at once",
+      "worker: boss.work(queue, { localConcurrency: L, batchSize: N / L, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 }, jobs => Promise.all(jobs.map(handler))): N jobs at once as L = 2 polling loops of N/2 (L = 1 below N = 10); each batch is fetched in one query and completed in one statement",
+      "enqueue one: boss.send(queue, payload); bulk and preload: boss.insert(queue, batch) (one statement); scheduled: insert with startAfter = now + 1 year",
+      "retention, expiry (15 min), retries (2) and maintenance at their defaults",
+    ],
+    system: "pg-boss",
+    title: "pg-boss",
+  };
+}
+
+export class PgBossAdapter implements Adapter {
+  readonly system = "pg-boss" as const;
+  private readonly boss: PgBoss;
+  private working = false;
+
+  constructor(storage: StorageContext) {
+    if (!storage.pgUrl) throw new Error("pg-boss: the run's storage has no PostgreSQL database");
+    this.boss = new PgBoss({ connectionString: storage.pgUrl, useListenNotify: true });
+    this.boss.on("error", (error: Error) => process.stderr.write(`pg-boss error: ${error.message}\n`));
+  }
+
+  async setup(): Promise<void> {
+    await this.boss.start();
+    // Every process of a run calls this; the first creates the queue.
+    if (!(await this.boss.getQueue(QUEUE))) await this.boss.createQueue(QUEUE, { notify: true }).catch(async (error: unknown) => {
+      if (!(await this.boss.getQueue(QUEUE))) throw error;
+    });
+  }
+
+  async enqueueOne(payload: BenchPayload): Promise<void> {
+    const id = await this.boss.send(QUEUE, payload);
+    if (!id) throw new Error("pg-boss: send() stored no job");
+  }
+
+  async enqueueBulk(payloads: readonly BenchPayload[]): Promise<void> {
+    await this.boss.insert(QUEUE, payloads.map((data) => ({ data })));
+  }
+
+  async preload(from: number, ready: number, scheduled: number): Promise<void> {
+    for (let done = 0; done < ready; done += PRELOAD_BATCH) {
+      await this.enqueueBulk(numbered(from + done, Math.min(PRELOAD_BATCH, ready - done)));
+    }
+    for (let done = 0; done < scheduled; done += PRELOAD_BATCH) {
+      const startAfter = new Date(Date.now() + SCHEDULED_DELAY_MS);
+      const batch = numbered(from + ready + done, Math.min(PRELOAD_BATCH, scheduled - done));
+      await this.boss.insert(QUEUE, batch.map((data) => ({ data, startAfter })));
+    }
+  }
+
+  async startWorker({ concurrency, handler }: StartWorkerOptions): Promise<void> {
+    const { batchSize, localConcurrency } = pgBossShape(concurrency);
+    await this.boss.work<BenchPayload>(
+      QUEUE,
+      { batchSize, burstWhenBatchFull: true, localConcurrency, pollingIntervalSeconds: 0.5 },
+      async (jobs) => {
+        await Promise.all(jobs.map((job) => handler(job.data)));
+      },
+    );
+    this.working = true;
+  }
+
+  async stopWorker(): Promise<void> {
+    if (!this.working) return;
+    await this.boss.offWork(QUEUE, { wait: true });
+    this.working = false;
+  }
+
+  async unfinished(): Promise<number> {
+    const { rows } = await this.boss
+      .getDb()
+      .executeSql("SELECT count(*) AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active') AND start_after <= now()", [QUEUE]);
+    return Number((rows[0] as { n: string } | undefined)?.n ?? 0);
+  }
+
+  async teardown(): Promise<void> {
+    await this.stopWorker();
+    await this.boss.stop({ graceful: true, timeout: 10_000 });
+  }
+}
