@@ -38,7 +38,8 @@ export class Attempt {
   /** Set once the outcome is known; no more progress writes after it. */
   outcomeKnown = false;
   handlerSettled = false;
-  readonly startedAt = Date.now();
+  /** When the handler started (until then, when the job was claimed). */
+  startedAt = Date.now();
   /** Milliseconds from start to outcome. */
   durationMs = 0;
   /** True once this attempt reported progress: its final value then rides on the ack, whatever became of earlier writes. */
@@ -83,6 +84,7 @@ export class Attempt {
 
   /** Validates the payload, then runs the handler. Never throws: every path ends in `onOutcome`. */
   start(): void {
+    this.startedAt = Date.now();
     const { job } = this.claimed;
     const definition = this.definition;
     if (!definition) {

@@ -13,8 +13,31 @@ import { OutcomeWriter, type PendingOutcome } from "./outcome-writer.js";
 import type { ResolvedWorkerOptions } from "./worker-options.js";
 
 interface Slot {
+  /** Average handler duration (ms, moving), or null before the first attempt ends: decides the prefetch. */
+  avgMs: number | null;
   limit: number;
+  /** Claimed ahead, waiting for a slot, in claim order: their leases are held and renewed. */
+  waiting: Attempt[];
   used: number;
+}
+
+/**
+ * Prefetch: a claim may take, beyond a queue's free slots, the jobs its
+ * slots are expected to finish within this horizon (at most `limit`, and at
+ * most {@link MAX_PREFETCH}). Short jobs then start from memory the moment a
+ * slot frees, and one claim round trip carries more jobs; jobs that take
+ * long are never held back from other workers (their prefetch rounds to 0).
+ */
+const PREFETCH_HORIZON_MS = 20;
+const MAX_PREFETCH = 100;
+/** Weight of the newest duration in a queue's moving average. */
+const DURATION_WEIGHT = 0.1;
+
+/** How many jobs of `slot`'s queue to claim ahead, beyond its free slots. */
+function prefetchFor(slot: Slot): number {
+  if (slot.avgMs === null) return 0;
+  const expected = Math.floor((slot.limit * PREFETCH_HORIZON_MS) / Math.max(slot.avgMs, 0.01));
+  return Math.min(slot.limit, MAX_PREFETCH, expected);
 }
 
 /** Longest pause between retries of a failed claim. */
@@ -69,7 +92,7 @@ export class Worker {
       typeof options.concurrency === "number"
         ? new Map([...new Set([...types.values()].map((t) => t.options.queue))].map((q) => [q, options.concurrency as number]))
         : options.concurrency;
-    for (const [queue, limit] of queues) this.slots.set(queue, { limit, used: 0 });
+    for (const [queue, limit] of queues) this.slots.set(queue, { avgMs: null, limit, used: 0, waiting: [] });
     const ready = backend.notifier.onJobsReady((queue) => {
       if (queue === null || this.slots.has(queue)) this.signal();
     });
@@ -149,7 +172,16 @@ export class Worker {
     let errorBackoff = 0;
     while (this.state === "running") {
       const wanted: QueueClaim[] = [];
-      for (const [queue, slot] of this.slots) if (slot.used < slot.limit) wanted.push({ limit: slot.limit - slot.used, queue });
+      for (const [queue, slot] of this.slots) {
+        // Attempts settled while waiting (cancelled, lease lost) never start: drop them.
+        if (slot.waiting.some((a) => a.outcomeKnown)) slot.waiting = slot.waiting.filter((a) => !a.outcomeKnown);
+        // Claim when a slot is free, or when the jobs claimed ahead run low (the claim's round trip then overlaps their run).
+        const prefetch = prefetchFor(slot);
+        if (slot.used < slot.limit || slot.waiting.length * 2 < prefetch) {
+          const want = slot.limit + prefetch - slot.used - slot.waiting.length;
+          if (want > 0) wanted.push({ limit: want, queue });
+        }
+      }
       let claimed: ClaimedJob[] = [];
       if (wanted.length > 0) {
         this.wakePending = false;
@@ -173,7 +205,7 @@ export class Worker {
         }
         // Committed: from here on nothing may be mistaken for a failed write.
         this.outcomes.written(acks, ackResults);
-        for (const job of claimed) this.runAttemptSafely(job);
+        for (const job of claimed) this.admitSafely(job);
       }
       this.outcomes.flushSoon(true);
       const filled = claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0);
@@ -199,16 +231,23 @@ export class Worker {
     });
   }
 
-  private runAttempt(claimed: ClaimedJob): void {
+  /** Tracks a claimed job (its lease is renewed from now on) and starts it, or queues it for its queue's next free slot. */
+  private admit(claimed: ClaimedJob): void {
     const { job } = claimed;
     // This worker may claim a job again whose earlier attempt it still tracks (the lease was lost and
     // the job rescued before a heartbeat told it): that attempt is over, and must not shadow this one.
     this.active.get(job.id)?.abort("lease_lost", "The job was claimed again after this attempt's lease was lost");
-    const slot = this.slots.get(job.queue);
-    if (slot) slot.used++;
     const attempt = new Attempt(claimed, this.types.get(job.type), this.hooks, this.options.leaseMs);
     this.active.set(attempt.id, attempt);
     this.outcomesPending++;
+    const slot = this.slots.get(job.queue);
+    if (slot && slot.used >= slot.limit) slot.waiting.push(attempt);
+    else this.runAttempt(attempt, slot);
+  }
+
+  private runAttempt(attempt: Attempt, slot: Slot | undefined): void {
+    const { job } = attempt;
+    if (slot) slot.used++;
     this.handlersPending++;
     if (this.events.has("job:started")) {
       this.events.emit("job:started", {
@@ -240,10 +279,10 @@ export class Worker {
     if (this.active.get(attempt.id) === attempt) this.active.delete(attempt.id);
   }
 
-  /** `runAttempt`, where a bug can cost one job (rescued when its lease expires) but never the claim loop. */
-  private runAttemptSafely(claimed: ClaimedJob): void {
+  /** `admit`, where a bug can cost one job (rescued when its lease expires) but never the claim loop. */
+  private admitSafely(claimed: ClaimedJob): void {
     try {
-      this.runAttempt(claimed);
+      this.admit(claimed);
     } catch (error) {
       this.logger.error({ err: error, jobId: claimed.id }, "could not start the attempt; the job will be rescued when its lease expires");
     }
@@ -253,9 +292,34 @@ export class Worker {
   private onHandlerSettled(attempt: Attempt): void {
     this.handlersPending--;
     const slot = this.slots.get(attempt.job.queue);
-    if (slot) slot.used--;
+    if (slot) {
+      slot.used--;
+      const ms = Date.now() - attempt.startedAt;
+      slot.avgMs = slot.avgMs === null ? ms : slot.avgMs + DURATION_WEIGHT * (ms - slot.avgMs);
+      // A job claimed ahead takes the slot at once, from memory.
+      let next = slot.waiting.shift();
+      while (next?.outcomeKnown) next = slot.waiting.shift();
+      if (next && this.state === "running") {
+        try {
+          this.runAttempt(next, slot);
+        } catch (error) {
+          this.logger.error({ err: error, jobId: next.id }, "could not start the attempt; the job will be rescued when its lease expires");
+        }
+      } else if (next) {
+        slot.waiting.unshift(next);
+      }
+    }
     this.signal();
     this.checkCountWaiters();
+  }
+
+  /** Gives back every job claimed ahead that has not started (shutdown): released, its attempt refunded. */
+  private releaseWaiting(): void {
+    for (const slot of this.slots.values()) {
+      const waiting = slot.waiting;
+      slot.waiting = [];
+      for (const attempt of waiting) attempt.abort("shutdown", "The worker is shutting down");
+    }
   }
 
   private checkCountWaiters(): void {
@@ -386,6 +450,7 @@ export class Worker {
     this.state = "stopping";
     this.signal();
     await this.loopDone;
+    this.releaseWaiting();
     await this.maintenance.stop();
     await this.waitFor(() => this.outcomesPending === 0, graceMs);
     // Aborting settles every outcome at once (released), whatever the handlers do.
