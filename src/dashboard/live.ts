@@ -46,12 +46,15 @@ export class Batcher<T> {
  * since workers in other processes send no events to this server's stream.
  */
 export class Refresher {
+  /** Events arrived during a read: read again, keeping to the interval. */
+  private again = false;
+  /** The user changed something during a read: read again at once. */
+  private againNow = false;
   private disposed = false;
   private lastRun = -Infinity;
   private pending: ReturnType<typeof setTimeout> | null = null;
   private readonly poll: ReturnType<typeof setInterval>;
   private running = false;
-  private again = false;
 
   constructor(
     private readonly run: () => Promise<void>,
@@ -61,8 +64,14 @@ export class Refresher {
     this.poll = setInterval(() => this.poke(), pollMs);
   }
 
-  /** Runs now (the first load). */
+  /** Runs now (the first load, or after the user changed something); if a read is under way, once more when it ends. */
   now(): Promise<void> {
+    if (this.running) {
+      this.againNow = true;
+      return Promise.resolve();
+    }
+    if (this.pending !== null) clearTimeout(this.pending);
+    this.pending = null;
     return this.execute();
   }
 
@@ -89,7 +98,10 @@ export class Refresher {
       // The view shows its own error; the next poke or poll tries again.
     } finally {
       this.running = false;
-      if (this.again) {
+      if (this.againNow) {
+        this.againNow = this.again = false;
+        void this.now();
+      } else if (this.again) {
         this.again = false;
         this.poke();
       }

@@ -9,6 +9,7 @@ import { errorText, type AppContext, type StreamHandlers, type View } from "./co
 import { el, replace, setText } from "./dom.js";
 import { EventStream } from "./event-stream.js";
 import { parseHash } from "./router.js";
+import { markReady } from "./widgets.js";
 import { jobView } from "./views/job-page.js";
 import { jobsView } from "./views/jobs-list.js";
 import { overviewView, queuesView } from "./views/overview.js";
@@ -183,7 +184,7 @@ function showSignIn(message: string | null): void {
     submit,
   );
   replace(main, form);
-  document.body.dataset["ready"] = "sign-in";
+  markReady("sign-in");
   input.focus();
 }
 

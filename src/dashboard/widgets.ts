@@ -79,3 +79,14 @@ export function actionButton(label: string, busyLabel: string, action: () => Pro
   });
   return button;
 }
+
+/**
+ * Marks the view as loaded: `data-ready` on the body for tests and tools to
+ * wait on, and a performance mark (`offload:ready:<view>`) timing the first
+ * usable view from the navigation's start.
+ */
+export function markReady(view: string): void {
+  if (document.body.dataset["ready"] === view) return;
+  document.body.dataset["ready"] = view;
+  performance.mark(`offload:ready:${view}`);
+}

@@ -6,7 +6,7 @@ import { el, replace, setText, type Child } from "../dom.js";
 import { duration, fullTime, JOB_ID, prettyJson, relative } from "../format.js";
 import { Batcher } from "../live.js";
 import { hashFor } from "../router.js";
-import { actionButton, placeholder, ProgressBar, progressCounts, section, statusBadge } from "../widgets.js";
+import { actionButton, markReady, placeholder, ProgressBar, progressCounts, section, statusBadge } from "../widgets.js";
 
 interface TimelineEntry {
   at: string;
@@ -254,7 +254,7 @@ export const jobView: View = (root, ctx, route) => {
       ),
     );
     render(first);
-    document.body.dataset["ready"] = "job";
+    markReady("job");
     if (!isFinished(first.status)) openStream();
   })();
 

@@ -5,7 +5,7 @@ import { el, replace, setText } from "../dom.js";
 import { count, fullTime, JOB_ID, shortId, time } from "../format.js";
 import { Batcher } from "../live.js";
 import { hashFor, jobHash } from "../router.js";
-import { placeholder, ProgressBar, statusBadge, updateStatusBadge } from "../widgets.js";
+import { markReady, placeholder, ProgressBar, statusBadge, updateStatusBadge } from "../widgets.js";
 
 const PAGE_SIZE = 50;
 /** Bulk actions run this many requests at a time: quick, and well inside the API's rate limit. */
@@ -263,7 +263,7 @@ export const jobsView: View = (root, ctx, route) => {
       el("span", { class: "muted" }, page.items.length === 0 ? "" : `${count(page.items.length)} job${page.items.length === 1 ? "" : "s"} on this page`),
       page.nextCursor ? el("a", { class: "button", href: hashFor("/jobs", { ...filters, cursor: page.nextCursor }), rel: "next" }, "Next page →") : null,
     );
-    document.body.dataset["ready"] = "jobs";
+    markReady("jobs");
   }
 
   async function loadCounts(): Promise<void> {

@@ -6,7 +6,7 @@ import { el, replace, setText } from "../dom.js";
 import { count, duration, relative, shortId, time } from "../format.js";
 import { Batcher, Refresher } from "../live.js";
 import { hashFor, jobHash } from "../router.js";
-import { placeholder, section } from "../widgets.js";
+import { markReady, placeholder, section } from "../widgets.js";
 import { QueueTable } from "./queue-table.js";
 
 /** Throughput changes by the minute: re-read it at most this often, queues and workers every second. */
@@ -78,7 +78,7 @@ export const overviewView: View = (root, ctx) => {
   const tiles = el("div", { class: "tiles" });
   const throughputChart = el("div", { class: "chart-box" }, placeholder("Loading…"));
   const latencyChart = el("div", { class: "chart-box" }, placeholder("Loading…"));
-  const table = new QueueTable(ctx, { onChanged: () => refresher.poke(), sparklines: false });
+  const table = new QueueTable(ctx, { onChanged: () => void refresher.now(), sparklines: false });
   const queuesBox = el("div", { class: "table-wrap" }, placeholder("Loading…"));
   const workersBox = el("div", { class: "table-wrap" }, placeholder("Loading…"));
   const updated = el("span", { class: "muted updated" });
@@ -100,48 +100,60 @@ export const overviewView: View = (root, ctx) => {
   let throughputAt = -Infinity;
   let loaded = false;
 
+  // Each figure is drawn as soon as it arrives: the queues (the first view) wait for nothing else.
   const refresh = async () => {
     const wantThroughput = performance.now() - throughputAt >= THROUGHPUT_EVERY_MS;
-    const [queues, workers, newThroughput] = await Promise.allSettled([
-      ctx.api.get<{ items: QueueSummary[] }>("/api/queues"),
-      ctx.api.get<{ items: WorkerView[] }>("/api/workers"),
-      wantThroughput ? ctx.api.get<QueueThroughput>("/api/queues/throughput?minutes=60") : Promise.resolve(throughput),
+    const queuesRead = ctx.api.get<{ items: QueueSummary[] }>("/api/queues");
+    const workersRead = ctx.api.get<{ items: WorkerView[] }>("/api/workers");
+    const throughputRead = wantThroughput ? ctx.api.get<QueueThroughput>("/api/queues/throughput?minutes=60") : null;
+    let queues: QueueSummary[] | null = null;
+    let workers: WorkerView[] | null = null;
+    await Promise.allSettled([
+      queuesRead.then(
+        ({ items }) => {
+          queues = items;
+          if (queuesBox.firstElementChild !== table.element) replace(queuesBox, table.element);
+          table.update(items, null);
+          renderTiles(items, workers);
+          if (!loaded) {
+            loaded = true;
+            markReady("overview");
+          }
+        },
+        (error) => replace(queuesBox, placeholder(`Queues: ${errorText(error)}`)),
+      ),
+      workersRead.then(
+        ({ items }) => {
+          workers = items;
+          replace(workersBox, workersTable(items));
+          if (queues) renderTiles(queues, items);
+        },
+        (error) => replace(workersBox, unavailable("Workers", error)),
+      ),
+      throughputRead?.then(
+        (next) => {
+          throughput = next;
+          throughputAt = performance.now();
+          replace(
+            throughputChart,
+            stackedBars(
+              next.buckets,
+              [
+                { className: "completed", label: "completed", values: sumSeries(next, "completed") },
+                { className: "failed", label: "failed", values: sumSeries(next, "failed") },
+              ],
+              "Jobs finished per minute over the last hour",
+            ),
+          );
+          replace(latencyChart, lineChart(next.buckets, overallLatency(next), "Average enqueue-to-start latency per minute"));
+        },
+        (error) => {
+          replace(throughputChart, unavailable("Throughput", error));
+          replace(latencyChart, unavailable("Latency", error));
+        },
+      ),
     ]);
-    if (queues.status === "fulfilled") {
-      if (queuesBox.firstElementChild !== table.element) replace(queuesBox, table.element);
-      table.update(queues.value.items, null);
-      renderTiles(queues.value.items, workers.status === "fulfilled" ? workers.value.items : null);
-    } else {
-      replace(queuesBox, placeholder(`Queues: ${errorText(queues.reason)}`));
-    }
-    if (workers.status === "fulfilled") replace(workersBox, workersTable(workers.value.items));
-    else replace(workersBox, unavailable("Workers", workers.reason));
-    if (wantThroughput) {
-      if (newThroughput.status === "fulfilled" && newThroughput.value) {
-        throughput = newThroughput.value;
-        throughputAt = performance.now();
-        replace(
-          throughputChart,
-          stackedBars(
-            throughput.buckets,
-            [
-              { className: "completed", label: "completed", values: sumSeries(throughput, "completed") },
-              { className: "failed", label: "failed", values: sumSeries(throughput, "failed") },
-            ],
-            "Jobs finished per minute over the last hour",
-          ),
-        );
-        replace(latencyChart, lineChart(throughput.buckets, overallLatency(throughput), "Average enqueue-to-start latency per minute"));
-      } else if (newThroughput.status === "rejected") {
-        replace(throughputChart, unavailable("Throughput", newThroughput.reason));
-        replace(latencyChart, unavailable("Latency", newThroughput.reason));
-      }
-    }
     setText(updated, `updated ${time(new Date().toISOString())}`);
-    if (!loaded && queues.status === "fulfilled") {
-      loaded = true;
-      document.body.dataset["ready"] = "overview";
-    }
   };
 
   const renderTiles = (queues: QueueSummary[], workers: WorkerView[] | null) => {
@@ -184,7 +196,7 @@ export const overviewView: View = (root, ctx) => {
 /** `#/queues`: every queue with its last hour, and pause/resume. */
 export const queuesView: View = (root, ctx) => {
   const box = el("div", { class: "table-wrap" }, placeholder("Loading…"));
-  const table = new QueueTable(ctx, { onChanged: () => refresher.poke(), sparklines: true });
+  const table = new QueueTable(ctx, { onChanged: () => void refresher.now(), sparklines: true });
   replace(root, el("div", { class: "page-head" }, el("h1", null, "Queues")), section("Queues", box));
   let throughput: QueueThroughput | null = null;
   let throughputAt = -Infinity;
@@ -204,7 +216,7 @@ export const queuesView: View = (root, ctx) => {
     }
     if (box.firstElementChild !== table.element) replace(box, table.element);
     table.update(queues.value.items, throughput);
-    document.body.dataset["ready"] = "queues";
+    markReady("queues");
   };
   const refresher = new Refresher(refresh, 1_000, 5_000);
   void refresher.now();
