@@ -203,7 +203,7 @@ export class SqliteBackend implements Backend {
       this.db.close();
       throw error;
     }
-    this.notifier = new SqliteNotifier(this.db, options.notifyPollMs ?? 50);
+    this.notifier = new SqliteNotifier(this.db, options.notifyPollMs ?? 50, options.filename === ":memory:" ? null : `${options.filename}-wal`);
     this.stmt = {} as typeof this.stmt;
     this.txBegin = this.db.prepare("BEGIN IMMEDIATE");
     this.txCommit = this.db.prepare("COMMIT");
