@@ -108,7 +108,12 @@ export function sparkline(completed: number[], failed: number[], label: string):
   const totals = completed.map((c, i) => c + (failed[i] ?? 0));
   const yMax = Math.max(1, ...totals);
   const slot = width / Math.max(1, completed.length);
-  const chart = svg("svg", { class: "sparkline", role: "img", viewBox: `0 0 ${width} ${height}` }, svg("title", null, label));
+  const chart = svg(
+    "svg",
+    { class: "sparkline", role: "img", viewBox: `0 0 ${width} ${height}` },
+    svg("title", null, label),
+    svg("line", { class: "baseline", x1: 0, x2: width, y1: height - 0.5, y2: height - 0.5 }),
+  );
   completed.forEach((c, i) => {
     const f = failed[i] ?? 0;
     const hc = (height * c) / yMax;

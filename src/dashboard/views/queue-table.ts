@@ -92,7 +92,22 @@ export class QueueTable {
         el("span", { class: queue.lastMinute.failed > 0 ? "bad" : "" }, count(queue.lastMinute.failed)),
       ),
       this.options.sparklines
-        ? el("td", null, series && throughput ? sparkline(series.completed, series.failed, `${queue.queue}: jobs finished per minute, last hour`) : "—")
+        ? el(
+            "td",
+            null,
+            el(
+              "div",
+              { class: "last-hour" },
+              throughput
+              ? sparkline(
+                  series?.completed ?? throughput.buckets.map(() => 0),
+                  series?.failed ?? throughput.buckets.map(() => 0),
+                  `${queue.queue}: jobs finished per minute, last hour`,
+                )
+              : null,
+              el("span", { title: "Completed / failed in the last hour" }, el("span", { class: "ok" }, count(queue.lastHour.completed)), " / ", el("span", { class: queue.lastHour.failed > 0 ? "bad" : "" }, count(queue.lastHour.failed))),
+            ),
+          )
         : null,
       el("td", { class: "num" }, `${latencyText(latency?.lastMinute)} / ${latencyText(latency?.lastHour)}`),
       el("td", { class: "num" }, queue.oldestQueuedAgeMs === null ? "—" : duration(queue.oldestQueuedAgeMs)),
