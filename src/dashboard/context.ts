@@ -23,6 +23,8 @@ export interface AppContext {
 export interface StreamHandlers {
   onEnd?(): boolean;
   onMessage(message: SseMessage): void;
+  /** Each (re)connection. */
+  onOpen?(): void;
   onRefused?(status: number, message: string): void;
 }
 
@@ -31,6 +33,11 @@ export type View = (root: HTMLElement, ctx: AppContext, route: Route) => () => v
 
 /** The library's event names that `/api/events` sends. */
 const LIFECYCLE = new Set(["job:cancelled", "job:completed", "job:enqueued", "job:failed", "job:progress", "job:retrying", "job:started"]);
+
+/** Whether a message of `/api/events` is a job's event, without parsing its data. */
+export function isLifecycle(message: SseMessage): boolean {
+  return LIFECYCLE.has(message.event);
+}
 
 /** Parses a message of `/api/events`; null for anything else. */
 export function lifecycleEvent(message: SseMessage): LifecycleEvent | null {

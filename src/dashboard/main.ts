@@ -78,7 +78,10 @@ function openStream(url: string, handlers: StreamHandlers): EventStream {
       if (status === 401) signOut(`Signed out: ${message}`);
       else handlers.onRefused?.(status, message);
     },
-    onState: mark,
+    onState: (state) => {
+      mark(state);
+      if (state) handlers.onOpen?.();
+    },
     url,
   });
   streams.add(stream);

@@ -2,54 +2,18 @@ import { mapLimited } from "../api.js";
 import { JOB_STATES, type Job, type JobPage, type JobState, type JobType, type LifecycleEvent, type QueueSummary } from "../api-types.js";
 import { errorText, lifecycleEvent, type AppContext, type View } from "../context.js";
 import { el, replace, setText } from "../dom.js";
-import { count, fullTime, JOB_ID, shortId, time } from "../format.js";
+import { count, JOB_ID, shortId } from "../format.js";
 import { Batcher } from "../live.js";
 import { hashFor, jobHash } from "../router.js";
-import { markReady, placeholder, ProgressBar, statusBadge, updateStatusBadge } from "../widgets.js";
+import { markReady, placeholder } from "../widgets.js";
+import { foldEvents, matches, type Filters } from "../job-events.js";
+import { JobRow } from "./job-row.js";
 
 const PAGE_SIZE = 50;
+/** How often the page is read again for what no event reports (workers in other processes). */
+const POLL_MS = 5_000;
 /** Bulk actions run this many requests at a time: quick, and well inside the API's rate limit. */
 const BULK_CONCURRENCY = 4;
-
-interface Filters {
-  owner: string;
-  queue: string;
-  status: string;
-  type: string;
-}
-
-interface Row {
-  attempt: HTMLElement;
-  badge: HTMLElement;
-  checkbox: HTMLInputElement | null;
-  job: Job;
-  progress: ProgressBar;
-  row: HTMLTableRowElement;
-}
-
-/** What a batch of events did to one visible job. */
-interface RowChange {
-  attempt?: number;
-  progress?: Job["progress"];
-  status?: JobState;
-}
-
-const STATUS_OF_EVENT: Partial<Record<LifecycleEvent["name"], JobState>> = {
-  "job:cancelled": "cancelled",
-  "job:completed": "completed",
-  "job:failed": "failed",
-  "job:retrying": "scheduled",
-  "job:started": "running",
-};
-
-function matches(job: Job, filters: Filters): boolean {
-  return (
-    (!filters.status || job.status === filters.status) &&
-    (!filters.queue || job.queue === filters.queue) &&
-    (!filters.type || job.type === filters.type) &&
-    (!filters.owner || job.owner === filters.owner)
-  );
-}
 
 /**
  * `#/jobs?status=&queue=&type=&owner=&cursor=`: a page of jobs, newest
@@ -190,9 +154,12 @@ export const jobsView: View = (root, ctx, route) => {
     pager,
   );
 
-  const rows = new Map<string, Row>();
+  const rows = new Map<string, JobRow>();
   let disposed = false;
-  let newJobs = new Set<string>();
+  /** Jobs that arrived after the page loaded and match its filters: counted from events, and by the poll (jobs of other processes' enqueues). */
+  let newByEvents = 0;
+  let newByPoll = 0;
+  let newestCreatedAt = "";
 
   function updateSelection(): void {
     for (const id of [...selected]) if (!rows.has(id)) selected.delete(id);
@@ -200,36 +167,13 @@ export const jobsView: View = (root, ctx, route) => {
     retryButton.disabled = cancelButton.disabled = selected.size === 0;
   }
 
-  function renderRow(job: Job): Row {
-    const badge = statusBadge(job.status, job.cancelRequested);
-    const progress = new ProgressBar(true);
-    progress.update(job.progress, job.status);
-    const attempt = el("td", { class: "num" }, `${job.attempt} / ${job.maxAttempts}`);
-    const checkbox = ctx.canChangeJobs
-      ? el("input", {
-          "aria-label": `Select job ${job.id}`,
-          onchange: () => {
-            if (checkbox!.checked) selected.add(job.id);
-            else selected.delete(job.id);
-            updateSelection();
-          },
-          type: "checkbox",
-        })
-      : null;
-    const row = el(
-      "tr",
-      { dataset: { id: job.id } },
-      checkbox ? el("td", { class: "check" }, checkbox) : null,
-      el("td", null, el("a", { href: jobHash(job.id), title: job.id }, el("code", null, shortId(job.id)))),
-      el("td", null, job.type),
-      el("td", null, job.queue),
-      el("td", null, badge),
-      attempt,
-      el("td", { class: "progress-cell" }, progress.element),
-      el("td", { title: fullTime(job.createdAt) }, time(job.createdAt)),
-      showOwner ? el("td", null, job.owner ?? el("span", { class: "muted" }, "—")) : null,
-    );
-    return { attempt, badge, checkbox, job, progress, row };
+  function renderRow(job: Job): JobRow {
+    const onSelect = (id: string, checked: boolean) => {
+      if (checked) selected.add(id);
+      else selected.delete(id);
+      updateSelection();
+    };
+    return new JobRow(job, { onSelect: ctx.canChangeJobs ? onSelect : null, showOwner });
   }
 
   async function load(): Promise<void> {
@@ -245,7 +189,8 @@ export const jobsView: View = (root, ctx, route) => {
     }
     if (disposed) return;
     rows.clear();
-    newJobs = new Set();
+    newByEvents = newByPoll = 0;
+    newestCreatedAt = page.items[0]?.createdAt ?? new Date(0).toISOString();
     notice.hidden = true;
     if (selectAll) selectAll.checked = false;
     const built = page.items.map((job) => {
@@ -313,48 +258,48 @@ export const jobsView: View = (root, ctx, route) => {
 
   // Live: batched, applied at most every 200 ms.
   const batcher = new Batcher<LifecycleEvent>((events) => {
-    const changes = new Map<string, RowChange>();
-    let arrived = false;
-    for (const event of events) {
-      const { id } = event.payload;
-      if (event.name === "job:enqueued") {
-        if (!cursor && event.payload.job && matches(event.payload.job, filters) && !rows.has(id)) {
-          newJobs.add(id);
-          arrived = true;
-        }
-        continue;
-      }
-      if (!rows.has(id)) continue;
-      const change = changes.get(id) ?? {};
-      const status = STATUS_OF_EVENT[event.name];
-      if (status) change.status = status;
-      if (event.payload.attempt !== undefined) change.attempt = event.payload.attempt;
-      if (event.name === "job:progress" && event.payload.progress) change.progress = event.payload.progress;
-      changes.set(id, change);
-    }
-    for (const [id, change] of changes) {
-      const entry = rows.get(id)!;
-      if (change.status) {
-        entry.job.status = change.status;
-        updateStatusBadge(entry.badge, change.status);
-      }
-      if (change.attempt !== undefined) {
-        entry.job.attempt = change.attempt;
-        setText(entry.attempt, `${change.attempt} / ${entry.job.maxAttempts}`);
-      }
-      if (change.progress) entry.job.progress = change.progress;
-      entry.progress.update(entry.job.progress, entry.job.status);
-    }
-    if (arrived) {
-      replace(
-        notice,
-        `${count(newJobs.size)} new job${newJobs.size === 1 ? "" : "s"} since this page was loaded — `,
-        el("button", { class: "link-button", onclick: () => void load(), type: "button" }, "show"),
-      );
-      notice.hidden = false;
-    }
-    if (changes.size > 0 || arrived) void loadCountsThrottled();
+    const { changes, enqueued } = foldEvents(events, (id) => rows.has(id));
+    for (const [id, change] of changes) rows.get(id)!.apply(change);
+    const arrived = cursor ? 0 : enqueued.filter((job) => matches(job, filters) && !rows.has(job.id)).length;
+    newByEvents += arrived;
+    if (arrived > 0) showNotice();
+    if (changes.size > 0 || arrived > 0) void loadCountsThrottled();
   }, 200);
+
+  function showNotice(): void {
+    const n = Math.max(newByEvents, newByPoll);
+    if (n === 0) return;
+    const text = newByEvents < newByPoll && newByPoll >= PAGE_SIZE ? `${count(n)}+` : count(n);
+    replace(notice, `${text} new job${n === 1 ? "" : "s"} since this page was loaded — `, el("button", { class: "link-button", onclick: () => void load(), type: "button" }, "show"));
+    notice.hidden = false;
+  }
+
+  /**
+   * Reads the page again without moving its rows: updates the jobs shown,
+   * and counts newer ones. Catches what no event told this page: jobs run
+   * by workers in other processes, and events missed while reconnecting.
+   */
+  async function poll(): Promise<void> {
+    if (disposed || document.hidden) return;
+    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+    for (const [key, value] of Object.entries(filters)) if (value) query.set(key, value);
+    if (cursor) query.set("cursor", cursor);
+    let page: JobPage;
+    try {
+      page = await ctx.api.get<JobPage>(`/api/jobs?${query}`);
+    } catch {
+      return; // the next poll tries again
+    }
+    if (disposed) return;
+    let newer = 0;
+    for (const job of page.items) {
+      const entry = rows.get(job.id);
+      if (entry) entry.apply({ attempt: job.attempt, progress: job.progress, status: job.status });
+      else if (!cursor && job.createdAt > newestCreatedAt) newer++;
+    }
+    newByPoll = newer;
+    showNotice();
+  }
 
   let countsAt = 0;
   const loadCountsThrottled = async () => {
@@ -363,17 +308,24 @@ export const jobsView: View = (root, ctx, route) => {
     await loadCounts();
   };
 
+  let connections = 0;
   const stream = ctx.openStream(`/api/events${filters.queue ? `?queue=${encodeURIComponent(filters.queue)}` : ""}`, {
     onMessage: (message) => {
       const event = lifecycleEvent(message);
       if (event) batcher.push(event);
     },
+    // Events sent while the stream was down are lost: read the page again.
+    onOpen: () => {
+      if (connections++ > 0) void poll();
+    },
   });
+  const poller = setInterval(() => void poll(), POLL_MS);
   void load();
   void loadOptions();
   void loadCounts();
   return () => {
     disposed = true;
+    clearInterval(poller);
     stream.close();
     batcher.dispose();
   };

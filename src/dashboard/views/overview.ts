@@ -1,7 +1,7 @@
 import { ApiError } from "../api.js";
 import type { QueueSummary, QueueThroughput, WorkerView } from "../api-types.js";
 import { lineChart, stackedBars } from "../chart.js";
-import { errorText, lifecycleEvent, type AppContext, type View } from "../context.js";
+import { errorText, isLifecycle, type AppContext, type View } from "../context.js";
 import { el, replace, setText } from "../dom.js";
 import { count, duration, relative, shortId, time } from "../format.js";
 import { Batcher, Refresher } from "../live.js";
@@ -183,7 +183,7 @@ export const overviewView: View = (root, ctx) => {
   const events = new Batcher<null>(() => refresher.poke(), 250);
   const stream = ctx.openStream("/api/events", {
     onMessage: (message) => {
-      if (lifecycleEvent(message)) events.push(null);
+      if (isLifecycle(message)) events.push(null);
     },
   });
   return () => {
@@ -223,7 +223,7 @@ export const queuesView: View = (root, ctx) => {
   const events = new Batcher<null>(() => refresher.poke(), 250);
   const stream = ctx.openStream("/api/events", {
     onMessage: (message) => {
-      if (lifecycleEvent(message)) events.push(null);
+      if (isLifecycle(message)) events.push(null);
     },
   });
   return () => {
