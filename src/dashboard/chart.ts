@@ -13,7 +13,7 @@ export interface BarSeries {
 }
 
 const HEIGHT = 170;
-const MARGIN = { bottom: 20, left: 44, right: 8, top: 10 };
+const MARGIN = { bottom: 20, left: 52, right: 8, top: 10 };
 
 /** 1, 2, 4, 6, 8, 10, 20, 40...: the smallest at or above `n`; its half, the middle gridline, is a round figure too. */
 export function niceCeiling(n: number): number {
@@ -77,10 +77,18 @@ export function stackedBars(buckets: string[], series: BarSeries[], label: strin
   return chart;
 }
 
+/** Short labels for a time axis: `0`, `250 ms`, `1.5 s`, `2 min`. */
+export function axisDuration(ms: number): string {
+  if (ms === 0) return "0";
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${Number((ms / 1_000).toFixed(1))} s`;
+  return `${Number((ms / 60_000).toFixed(1))} min`;
+}
+
 /** A line, broken where a bucket has no value. */
 export function lineChart(buckets: string[], values: (number | null)[], label: string, width = 420, className = "latency"): SVGSVGElement {
   const yMax = niceCeiling(Math.max(0, ...values.filter((v): v is number => v !== null)));
-  const chart = frame(width, yMax, (v) => (v === 0 ? "0" : duration(v)), buckets, label);
+  const chart = frame(width, yMax, axisDuration, buckets, label);
   const plotWidth = width - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const slot = plotWidth / Math.max(1, buckets.length);

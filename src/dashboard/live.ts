@@ -61,7 +61,10 @@ export class Refresher {
     private readonly minIntervalMs = 1_000,
     pollMs = 5_000,
   ) {
-    this.poll = setInterval(() => this.poke(), pollMs);
+    // A hidden tab polls nothing; events still refresh it, and a poll follows once it is shown.
+    this.poll = setInterval(() => {
+      if (!document.hidden) this.poke();
+    }, pollMs);
   }
 
   /** Runs now (the first load, or after the user changed something); if a read is under way, once more when it ends. */

@@ -9,6 +9,9 @@ import { hashFor, jobHash } from "../router.js";
 import { markReady, placeholder, section } from "../widgets.js";
 import { QueueTable } from "./queue-table.js";
 
+/** Jobs listed per worker; the rest are counted. */
+const RUNNING_SHOWN = 6;
+
 /** Throughput changes by the minute: re-read it at most this often, queues and workers every second. */
 const THROUGHPUT_EVERY_MS = 5_000;
 
@@ -56,9 +59,16 @@ export function workersTable(workers: WorkerView[]): HTMLElement {
             { class: "running-jobs" },
             worker.running.length === 0
               ? el("span", { class: "muted" }, "idle")
-              : worker.running.map((job) =>
-                  el("div", null, el("a", { href: jobHash(job.id) }, job.type, " ", el("code", null, shortId(job.id))), el("span", { class: "muted" }, ` attempt ${job.attempt}, ${relative(job.startedAt)}`)),
-                ),
+              : [
+                  // The longest-running first; a busy worker's list is cut short, with a count of the rest.
+                  [...worker.running]
+                    .sort((a, b) => a.startedAt.localeCompare(b.startedAt))
+                    .slice(0, RUNNING_SHOWN)
+                    .map((job) =>
+                      el("div", null, el("a", { href: jobHash(job.id) }, job.type, " ", el("code", null, shortId(job.id))), el("span", { class: "muted" }, ` attempt ${job.attempt}, started ${relative(job.startedAt)}`)),
+                    ),
+                  worker.running.length > RUNNING_SHOWN ? el("div", { class: "muted" }, `and ${count(worker.running.length - RUNNING_SHOWN)} more`) : null,
+                ],
           ),
           el("td", { title: worker.startedAt }, relative(worker.startedAt)),
           el("td", { title: worker.lastSeenAt }, relative(worker.lastSeenAt)),
