@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SYSTEMS, isSystem, type SystemName } from "./adapter.js";
-import { describeSystem } from "./adapters/index.js";
+import { describeSystem } from "./adapters/describe.js";
 import { buildScenarioBundles } from "./build.js";
 import { describeEnvironment, loadAverage, redisPersistence } from "./environment.js";
 import { FULL, QUICK, SCENARIOS, isScenario, rows, runTimeoutMs, type RunResult, type RunSpec, type ScenarioName, type Sizes } from "./plan.js";

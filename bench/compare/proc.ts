@@ -33,7 +33,9 @@ export function memoryOf(pid: number): { hwmMb: number; rssMb: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? NaN);
-    return { hwmMb: kb("VmHWM") / 1024, rssMb: kb("VmRSS") / 1024 };
+    const rss = kb("VmRSS");
+    // A process that has exited but is not yet reaped (a zombie) has no memory lines.
+    return Number.isFinite(rss) ? { hwmMb: kb("VmHWM") / 1024, rssMb: rss / 1024 } : null;
   } catch {
     return null;
   }

@@ -42,7 +42,7 @@ class WorkerChild {
   handled = 0;
   readonly events: { i: number; kind: "end" | "start"; t: number }[] = [];
   started: number | null = null;
-  window: { t1: number; t2: number } | null = null;
+  window: { jobs: number; t1: number; t2: number } | null = null;
   stopped: { handled: number; starts: number[] | null } | null = null;
   exited = false;
   error: string | null = null;
@@ -80,7 +80,7 @@ class WorkerChild {
         this.events.push({ i: m.i, kind: "end", t: m.t });
         break;
       case "window":
-        this.window = { t1: m.t1, t2: m.t2 };
+        this.window = { jobs: m.jobs, t1: m.t1, t2: m.t2 };
         break;
       case "stopped":
         this.stopped = { handled: m.handled, starts: m.starts };
@@ -279,7 +279,7 @@ async function backlog(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioParam
   const notes: string[] = [];
   if (stored !== p.ready) notes.push(`after the preload the storage counted ${stored} ready jobs, expected ${p.ready}`);
   await settle();
-  const worker = new WorkerChild(spec, "w1", { kind: "backlog", measure: p.measure, warmup: p.warmup }, p.concurrency);
+  const worker = new WorkerChild(spec, "w1", { kind: "backlog", maxMs: p.maxWindowMs, measure: p.measure, warmup: p.warmup }, p.concurrency);
   let rssMaxMb = 0;
   const sample = setInterval(() => {
     const m = memoryOf(worker.child.pid!);
@@ -289,15 +289,15 @@ async function backlog(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioParam
     await worker.whenReady();
     const rssReadyMb = memoryOf(worker.child.pid!)?.rssMb ?? NaN;
     worker.send({ type: "start" });
-    const window = (p.warmup + p.measure) * 2 + 120_000;
-    await worker.until(() => worker.window !== null, "end of the measured window", window);
+    await worker.until(() => worker.window !== null, "end of the measured window", 2 * p.maxWindowMs + 60_000);
     const m = memoryOf(worker.child.pid!);
     if (m) rssMaxMb = Math.max(rssMaxMb, m.rssMb, m.hwmMb);
-    const { t1, t2 } = worker.window!;
+    const { jobs, t1, t2 } = worker.window!;
+    if (jobs < p.measure) notes.push(`the measured window was cut after ${p.maxWindowMs / 1000} s with ${jobs} of ${p.measure} jobs${t1 === worker.started ? ", and began at the worker's start (the warm-up took longer)" : ""}`);
     await worker.stop(60_000).catch((error: unknown) => notes.push(`the worker did not stop gracefully: ${(error as Error).message}`));
     return {
       details: { preloadSeconds: Number(preloadSeconds.toFixed(1)), rssAtReadyMb: Math.round(rssReadyMb) },
-      figures: { jobsPerSec: (p.measure * 1000) / (t2 - t1), preloadSeconds, rssMaxMb },
+      figures: { jobsPerSec: (jobs * 1000) / (t2 - t1), preloadSeconds, rssMaxMb },
       notes,
     };
   } finally {
@@ -366,7 +366,7 @@ async function crash(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioParams,
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "") as RunSpec;
-  const adapter = createAdapter(spec.system, spec.storage);
+  const adapter = await createAdapter(spec.system, spec.storage);
   let result: RunResult;
   try {
     await adapter.setup();

@@ -10,7 +10,9 @@
  * Modes: "count" counts handler starts per job number (exactly-once check)
  * and reports how many ran, at most every 10 ms; "events" reports every
  * handler start and end with its time (latency and crash runs); "backlog"
- * reports the times of the warm-up mark and of the end of the measured window.
+ * reports the times of the warm-up mark and of the end of the measured window
+ * (cut after `maxMs`, or started at the worker's start if the warm-up takes
+ * longer than that: a system slowed to a crawl by the backlog still reports).
  * Times are ms on the machine's monotonic clock, shared with the parent.
  */
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,7 +20,7 @@ import type { BenchPayload, StorageContext, SystemName } from "./adapter.js";
 import { createAdapter } from "./adapters/index.js";
 import { now } from "./proc.js";
 
-export type WorkerMode = { jobs: number; kind: "count" } | { kind: "events" } | { kind: "backlog"; measure: number; warmup: number };
+export type WorkerMode = { jobs: number; kind: "count" } | { kind: "events" } | { kind: "backlog"; maxMs: number; measure: number; warmup: number };
 
 export interface WorkerSpec {
   concurrency: number;
@@ -33,7 +35,7 @@ export type WorkerMessage =
   | { handled: number; type: "progress" }
   | { i: number; t: number; type: "job-start" }
   | { i: number; t: number; type: "job-end" }
-  | { t1: number; t2: number; type: "window" }
+  | { jobs: number; t1: number; t2: number; type: "window" }
   | { handled: number; starts: number[] | null; type: "stopped" }
   | { message: string; type: "error" };
 
@@ -45,14 +47,29 @@ function send(message: WorkerMessage): void {
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2] ?? "") as WorkerSpec;
-  const adapter = createAdapter(spec.system, spec.storage);
+  const adapter = await createAdapter(spec.system, spec.storage);
   await adapter.setup();
 
   const mode = spec.mode;
   let handled = 0;
   const starts = mode.kind === "count" ? new Uint16Array(mode.jobs) : null;
   let progress: NodeJS.Timeout | null = null;
+  let t0 = 0;
   let t1 = 0;
+  let measuredFrom = 0;
+  let windowSent = false;
+  const timers: NodeJS.Timeout[] = [];
+  const sendWindow = () => {
+    if (windowSent || mode.kind !== "backlog") return;
+    windowSent = true;
+    send({ jobs: handled - measuredFrom, t1, t2: now(), type: "window" });
+  };
+  const beginWindow = (at: number, from: number) => {
+    if (t1 || mode.kind !== "backlog") return;
+    t1 = at;
+    measuredFrom = from;
+    timers.push(setTimeout(sendWindow, mode.maxMs));
+  };
 
   const handler = async (payload: BenchPayload): Promise<void> => {
     handled++;
@@ -68,8 +85,8 @@ async function main(): Promise<void> {
         }
         return;
       case "backlog":
-        if (handled === mode.warmup) t1 = now();
-        else if (handled === mode.warmup + mode.measure) send({ t1, t2: now(), type: "window" });
+        if (!t1 && handled === mode.warmup) beginWindow(now(), handled);
+        else if (t1 && handled - measuredFrom === mode.measure) sendWindow();
     }
   };
 
@@ -82,13 +99,15 @@ async function main(): Promise<void> {
             if (handled !== reported) send({ handled: (reported = handled), type: "progress" });
           }, 10);
         }
-        const t0 = now();
+        t0 = now();
+        if (mode.kind === "backlog") timers.push(setTimeout(() => beginWindow(t0, 0), mode.maxMs));
         await adapter.startWorker({ concurrency: spec.concurrency, handler });
         send({ t0, type: "started" });
       })().catch(fail);
     } else if (message.type === "stop") {
       void (async () => {
         if (progress) clearInterval(progress);
+        for (const timer of timers) clearTimeout(timer);
         await adapter.stopWorker();
         send({ handled, starts: starts ? Array.from(starts) : null, type: "stopped" });
         await adapter.teardown();

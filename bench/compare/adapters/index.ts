@@ -1,33 +1,29 @@
-import type { Adapter, StorageContext, SystemDescription, SystemName } from "../adapter.js";
-import { BullmqAdapter, describeBullmq } from "./bullmq.js";
-import { GraphileWorkerAdapter, describeGraphileWorker } from "./graphile-worker.js";
-import { OffloadAdapter, describeOffload } from "./offload.js";
-import { PgBossAdapter, describePgBoss } from "./pg-boss.js";
+/**
+ * Opens one system's adapter. Each adapter module is imported on demand (and
+ * bundled as its own chunk), so a scenario or worker process loads only the
+ * client library of the system it measures: its memory and start-up are that
+ * system's alone.
+ */
+import type { Adapter, StorageContext, SystemName } from "../adapter.js";
 
-export function createAdapter(system: SystemName, storage: StorageContext): Adapter {
+export async function createAdapter(system: SystemName, storage: StorageContext): Promise<Adapter> {
   switch (system) {
     case "offload-sqlite":
-    case "offload-postgres":
+    case "offload-postgres": {
+      const { OffloadAdapter } = await import("./offload.js");
       return new OffloadAdapter(system, storage);
-    case "bullmq":
+    }
+    case "bullmq": {
+      const { BullmqAdapter } = await import("./bullmq.js");
       return new BullmqAdapter(storage);
-    case "graphile-worker":
+    }
+    case "graphile-worker": {
+      const { GraphileWorkerAdapter } = await import("./graphile-worker.js");
       return new GraphileWorkerAdapter(storage);
-    case "pg-boss":
+    }
+    case "pg-boss": {
+      const { PgBossAdapter } = await import("./pg-boss.js");
       return new PgBossAdapter(storage);
-  }
-}
-
-export function describeSystem(system: SystemName): SystemDescription {
-  switch (system) {
-    case "offload-sqlite":
-    case "offload-postgres":
-      return describeOffload(system);
-    case "bullmq":
-      return describeBullmq();
-    case "graphile-worker":
-      return describeGraphileWorker();
-    case "pg-boss":
-      return describePgBoss();
+    }
   }
 }
