@@ -4,13 +4,17 @@
  * documentation rather than imported from the server's code.
  */
 
+/** Every job state, in the order a job usually moves through them. */
 export const JOB_STATES = ["scheduled", "queued", "running", "completed", "failed", "cancelled"] as const;
+/** A job's state, as the API names it. */
 export type JobState = (typeof JOB_STATES)[number];
 
+/** States a job stays in until someone retries it. */
 export function isFinished(status: JobState): boolean {
   return status === "completed" || status === "failed" || status === "cancelled";
 }
 
+/** What a handler reported; `null` until reported. */
 export interface JobProgress {
   failed: number | null;
   message: string | null;
@@ -19,6 +23,7 @@ export interface JobProgress {
   total: number | null;
 }
 
+/** One failed attempt. */
 export interface JobErrorView {
   attempt: number;
   at: string;
@@ -29,6 +34,7 @@ export interface JobErrorView {
   startedAt?: string | null;
 }
 
+/** A job as `GET /api/jobs/:id` gives it (`JobView`). */
 export interface Job {
   attempt: number;
   cancelRequested: boolean;
@@ -52,17 +58,20 @@ export interface Job {
   updatedAt: string;
 }
 
+/** A page of `GET /api/jobs`, newest first. */
 export interface JobPage {
   items: Job[];
   nextCursor: string | null;
 }
 
+/** Jobs that ended in a window. */
 export interface Throughput {
   completed: number;
   failed: number;
   processed: number;
 }
 
+/** An item of `GET /api/queues`. */
 export interface QueueSummary {
   counts: Record<JobState, number>;
   lastHour: Throughput;
@@ -74,6 +83,7 @@ export interface QueueSummary {
   queue: string;
 }
 
+/** `GET /api/queues/throughput`: per-minute series of each queue. */
 export interface QueueThroughput {
   bucketSeconds: number;
   /** ISO start of each bucket, oldest first. */
@@ -81,6 +91,7 @@ export interface QueueThroughput {
   items: { completed: number[]; failed: number[]; latencyMs: (number | null)[]; queue: string }[];
 }
 
+/** An item of `GET /api/workers`: a worker seen recently, and what it runs. */
 export interface WorkerView {
   host: string;
   id: string;
@@ -91,14 +102,17 @@ export interface WorkerView {
   startedAt: string;
 }
 
+/** An item of `GET /api/job-types` (the fields the dashboard reads). */
 export interface JobType {
   attempts: number;
   name: string;
   queue: string;
 }
 
+/** The kind of token signed in. */
 export type Role = "admin" | "owner" | "read-only";
 
+/** `GET /api/session`: who the token is. */
 export interface Session {
   owner: string | null;
   role: Role;

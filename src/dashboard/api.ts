@@ -4,6 +4,7 @@
  * tells the app, which returns to the sign-in form.
  */
 
+/** An answer other than 2xx, with the API's code and message (`NETWORK` when the server was not reached). */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -14,6 +15,7 @@ export class ApiError extends Error {
   }
 }
 
+/** Where {@link Api} gets the token, and whom it tells about a 401. */
 export interface ApiOptions {
   /** Called on any 401 (the token was refused or is missing). */
   onUnauthorized(message: string): void;
@@ -23,6 +25,7 @@ export interface ApiOptions {
 /** How many times a 429 is waited out before the error is shown. */
 const RATE_LIMIT_RETRIES = 2;
 
+/** JSON calls to the API, with the token; a 429 is waited out twice (at most 5 s each) before it is an error. */
 export class Api {
   constructor(private readonly options: ApiOptions) {}
 

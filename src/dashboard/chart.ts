@@ -5,6 +5,7 @@
 import { svg } from "./dom.js";
 import { duration } from "./format.js";
 
+/** One stacked series of {@link stackedBars}. */
 export interface BarSeries {
   /** CSS class of the bars: `completed`, `failed`. */
   className: string;

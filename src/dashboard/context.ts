@@ -20,6 +20,7 @@ export interface AppContext {
   readonly session: Session;
 }
 
+/** What a view hears from one of its event streams. */
 export interface StreamHandlers {
   onEnd?(): boolean;
   onMessage(message: SseMessage): void;

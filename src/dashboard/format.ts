@@ -2,6 +2,7 @@
 
 const integer = new Intl.NumberFormat("en-US");
 
+/** `12,345`. */
 export function count(n: number): string {
   return integer.format(n);
 }
@@ -55,6 +56,7 @@ export function prettyJson(value: unknown): string {
   return value === undefined ? "" : JSON.stringify(value, null, 2);
 }
 
+/** The progress's percent within 0..100, or null when not reported. */
 export function percentOf(progress: { percent: number | null }): number | null {
   return progress.percent === null ? null : Math.max(0, Math.min(100, progress.percent));
 }

@@ -13,6 +13,7 @@ export interface Filters {
   type: string;
 }
 
+/** Whether a job belongs on a list with these filters. */
 export function matches(job: Job, filters: Filters): boolean {
   return (
     (!filters.status || job.status === filters.status) &&

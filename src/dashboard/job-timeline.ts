@@ -2,6 +2,7 @@
 import type { Job } from "./api-types.js";
 import { duration } from "./format.js";
 
+/** One moment of a job's history. */
 export interface TimelineEntry {
   at: string;
   detail?: string;

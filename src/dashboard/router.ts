@@ -4,12 +4,14 @@
  * `#/jobs/<id>`.
  */
 
+/** The view a hash names, and its query. */
 export interface Route {
   params: URLSearchParams;
   /** `/jobs/<id>` → `["jobs", "<id>"]`; `#/` → `[]`. */
   segments: string[];
 }
 
+/** Reads `location.hash`: `#/jobs?status=failed` → `{ segments: ["jobs"], params }`. */
 export function parseHash(hash: string): Route {
   const text = hash.replace(/^#/, "") || "/";
   const [path = "/", query = ""] = text.split("?", 2);
@@ -34,6 +36,7 @@ export function hashFor(path: string, params: Record<string, string | null | und
   return `#${path}${text ? `?${text}` : ""}`;
 }
 
+/** The route of one job's page. */
 export function jobHash(id: string): string {
   return `#/jobs/${encodeURIComponent(id)}`;
 }

@@ -16,6 +16,7 @@ export interface SseMessage {
   id: string;
 }
 
+/** Parses one stream; feed it text as it arrives with {@link SseParser.push}. */
 export class SseParser {
   private buffer = "";
   private data: string[] = [];

@@ -9,6 +9,7 @@ export function statusBadge(status: JobState, cancelRequested = false): HTMLElem
   return badge;
 }
 
+/** Changes a {@link statusBadge} in place, only if the status moved. */
 export function updateStatusBadge(badge: HTMLElement, status: JobState): void {
   if (badge.dataset["status"] === status) return;
   badge.dataset["status"] = status;

@@ -39,6 +39,7 @@ function tile(label: string, value: HTMLElement, hint?: string): HTMLElement {
   return el("div", { class: "tile", title: hint }, el("div", { class: "tile-label" }, label), value);
 }
 
+/** Workers seen recently: host and pid, queues and slots, the jobs they run, when they started and last reported. */
 export function workersTable(workers: WorkerView[]): HTMLElement {
   if (workers.length === 0) return placeholder("No worker has reported in the last minute.");
   return el(
