@@ -30,7 +30,7 @@ import { ensureServers, freshStorage, removeLeftovers, usesPostgres, withRedis }
 const benchDir = fileURLToPath(new URL("../", import.meta.url));
 const DEFAULT_OUT = fileURLToPath(new URL("../../docs/benchmarks.md", import.meta.url));
 
-const USAGE = `usage: npm run bench:compare                 (repository root: npm ci in bench/, then every scenario and system)
+const USAGE = `usage: npm run bench:compare                 (repository root: installs bench/'s dependencies, then every scenario and system)
        npm --prefix bench run compare -- [options]
 
   --only <system>[,...]       systems: ${SYSTEMS.join(", ")} (default all)

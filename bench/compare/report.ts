@@ -278,7 +278,7 @@ export function markdown(input: ReportInput): string {
   out.push(
     "```",
     "npm install            # once, at the repository root",
-    "npm run bench:compare  # installs bench/'s own dependencies (npm ci) and runs everything; rewrites this file",
+    "npm run bench:compare  # installs bench/'s own dependencies from its lockfile and runs everything; rewrites this file",
     "```",
     "",
     "It needs the local PostgreSQL and Redis (it starts them when they are not running: `pg_ctlcluster <version> main start`, `redis-server --daemonize yes`), " +
@@ -323,7 +323,7 @@ function scenarioText(sizes: Sizes): string[] {
       case "process":
         lines.push(
           `**${name}**: ${n(p.jobs)} no-op jobs enqueued first (bulk, untimed); then ${p.processes === 1 ? "a worker process" : `${p.processes} worker processes`} (forked, set up and connected, idle) ` +
-            `${p.processes === 1 ? "is" : "are"} told to start its worker at concurrency ${p.concurrency}; the clock runs from the first worker's start until every handler has run ` +
+            `${p.processes === 1 ? "is" : "are"} told to start its worker at concurrency ${p.concurrency}; the clock runs from the first handler's start (each library's start-up is left out: it is paid once per process) until every handler has run ` +
             `and the storage holds no unfinished job (polled every 2 ms once the handlers are done). Every job number must have started exactly once across the processes, or the run fails.`,
         );
         break;

@@ -8,7 +8,7 @@
  *                     progress by mode (below), { type: "stopped", ... } before it exits.
  *
  * Modes: "count" counts handler starts per job number (exactly-once check)
- * and reports how many ran, at most every 10 ms; "events" reports every
+ * and reports how many ran and when the first started, at most every 10 ms; "events" reports every
  * handler start and end with its time (latency and crash runs); "backlog"
  * reports the times of the warm-up mark and of the end of the measured window
  * (cut after `maxMs`, or started at the worker's start if the warm-up takes
@@ -32,7 +32,7 @@ export interface WorkerSpec {
 export type WorkerMessage =
   | { type: "ready" }
   | { t0: number; type: "started" }
-  | { handled: number; type: "progress" }
+  | { first: number; handled: number; type: "progress" }
   | { i: number; t: number; type: "job-start" }
   | { i: number; t: number; type: "job-end" }
   | { jobs: number; t1: number; t2: number; type: "window" }
@@ -52,6 +52,8 @@ async function main(): Promise<void> {
 
   const mode = spec.mode;
   let handled = 0;
+  /** When the first handler of this process started. */
+  let first = 0;
   const starts = mode.kind === "count" ? new Uint16Array(mode.jobs) : null;
   let progress: NodeJS.Timeout | null = null;
   let t0 = 0;
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
   };
 
   const handler = async (payload: BenchPayload): Promise<void> => {
-    handled++;
+    if (handled++ === 0) first = now();
     switch (mode.kind) {
       case "count":
         starts![payload.i]!++;
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
         if (mode.kind === "count") {
           let reported = -1;
           progress = setInterval(() => {
-            if (handled !== reported) send({ handled: (reported = handled), type: "progress" });
+            if (handled !== reported) send({ first, handled: (reported = handled), type: "progress" });
           }, 10);
         }
         t0 = now();
