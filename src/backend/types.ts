@@ -18,6 +18,8 @@ export interface JobError {
   code: string;
   message: string;
   stack: string | null;
+  /** When the failed attempt started, epoch ms; null when it never started (cancelled while claimed ahead), absent in errors stored by earlier versions. */
+  startedAt?: number | null;
 }
 
 /**

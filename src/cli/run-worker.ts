@@ -141,5 +141,6 @@ async function startApi(offload: Offload, out: (line: string) => void) {
       ? `no tokens (OFFLOAD_TOKENS): listening on ${server.host} only, every local caller is admin`
       : `${tokens.length} token${tokens.length === 1 ? "" : "s"}, Authorization: Bearer <token>`;
   out(`  http api   ${server.url}  (${access})`);
+  out(`  dashboard  ${server.url}/`);
   return server;
 }

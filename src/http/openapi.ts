@@ -44,14 +44,21 @@ const schemas: Record<string, Schema> = {
     type: "object",
   },
   JobError: {
-    description: "`stack` is null unless the server shows handlers' stack traces (exposeErrorStacks).",
+    description: "`stack` is shown to admin and read-only tokens, null for owner tokens (exposeErrorStacks changes that).",
     properties: { code: { type: "string" }, message: { type: "string" }, stack: nullable({ type: "string" }) },
     required: ["code", "message", "stack"],
     type: "object",
   },
   JobAttemptError: {
-    properties: { at: isoTime, attempt: { minimum: 1, type: "integer" }, code: { type: "string" }, message: { type: "string" }, stack: nullable({ type: "string" }) },
-    required: ["attempt", "at", "code", "message", "stack"],
+    properties: {
+      at: isoTime,
+      attempt: { minimum: 1, type: "integer" },
+      code: { type: "string" },
+      message: { type: "string" },
+      stack: nullable({ type: "string" }),
+      startedAt: nullable({ ...isoTime, description: "When the attempt started; null if it never did." }),
+    },
+    required: ["attempt", "at", "code", "message", "stack", "startedAt"],
     type: "object",
   },
   Job: {

@@ -42,10 +42,19 @@ export interface JobErrorView {
   code: string;
   message: string;
   stack: string | null;
+  /** When the attempt started, ISO 8601; null if it never started (or for errors stored by earlier versions). */
+  startedAt: string | null;
 }
 
 export function toJobErrorView(error: JobError): JobErrorView {
-  return { attempt: error.attempt, at: new Date(error.at).toISOString(), code: error.code, message: error.message, stack: error.stack };
+  return {
+    attempt: error.attempt,
+    at: new Date(error.at).toISOString(),
+    code: error.code,
+    message: error.message,
+    stack: error.stack,
+    startedAt: typeof error.startedAt === "number" ? new Date(error.startedAt).toISOString() : null,
+  };
 }
 
 /** What `enqueue` returns: the job, and whether an existing one was returned for its `uniqueKey`. */

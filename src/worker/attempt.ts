@@ -38,6 +38,8 @@ export class Attempt {
   /** Set once the outcome is known; no more progress writes after it. */
   outcomeKnown = false;
   handlerSettled = false;
+  /** True once start() ran: a job claimed ahead may end (cancelled, released) without ever starting. */
+  private handlerStarted = false;
   /** When the handler started (until then, when the job was claimed). */
   startedAt = Date.now();
   /** Milliseconds from start to outcome. */
@@ -85,6 +87,7 @@ export class Attempt {
   /** Validates the payload, then runs the handler. Never throws: every path ends in `onOutcome`. */
   start(): void {
     this.startedAt = Date.now();
+    this.handlerStarted = true;
     const { job } = this.claimed;
     const definition = this.definition;
     if (!definition) {
@@ -256,6 +259,8 @@ export class Attempt {
 
   private settle(ack: JobAck | null): void {
     this.outcomeKnown = true;
+    // The error remembers when its attempt began: the job's startedAt is overwritten by the next attempt.
+    if (ack && "error" in ack && ack.error) ack.error.startedAt = this.handlerStarted ? this.startedAt : null;
     this.durationMs = Date.now() - this.startedAt;
     if (this.timer) clearTimeout(this.timer);
     if (ack && this.progressReported) {

@@ -55,7 +55,7 @@ describe("progress lines", () => {
       ...base,
       attempt: 1,
       durationMs: 300,
-      error: { attempt: 1, at: new Date(now).toISOString(), code: "service_unavailable", message: "503", stack: null },
+      error: { attempt: 1, at: new Date(now).toISOString(), code: "service_unavailable", message: "503", stack: null, startedAt: null },
       runAt: new Date(now + 2_000).toISOString(),
     });
     assert.match(lines[1]!, /retrying {2}attempt 1\/5 failed: service_unavailable: 503; next attempt in 2\.00s$/);

@@ -995,10 +995,10 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
           );
           const job = await get(backend, claimed.id);
           assert.deepEqual([job.status, job.attempt, job.workerId, job.leaseExpiresAt, job.finishedAt], ["queued", 1, null, null, null]);
-          assert.deepEqual([job.error?.code, job.error?.attempt, job.error?.at], ["lease_expired", 1, now]);
+          assert.deepEqual([job.error?.code, job.error?.attempt, job.error?.at, job.error?.startedAt], ["lease_expired", 1, now, T0]);
           assert.deepEqual(
-            job.errors.map((e) => e.code),
-            ["lease_expired"],
+            job.errors.map((e) => [e.code, e.startedAt]),
+            [["lease_expired", T0]],
           );
           assert.equal((await claimOne(backend, { now })).job.attempt, 2);
         }),

@@ -140,6 +140,10 @@ describe("retries and backoff", () => {
       view.errors.map((e) => e.message),
       ["boom 1", "boom 2"],
     );
+    // Each failed attempt keeps when it started (the job's startedAt is the last attempt's): in order, before its failure.
+    const starts = view.errors.map((e) => Date.parse(e.startedAt!));
+    assert.ok(starts.every((start, i) => Number.isFinite(start) && start <= Date.parse(view.errors[i]!.at)), JSON.stringify(view.errors));
+    assert.ok(starts[0]! <= starts[1]! && starts[1]! <= Date.parse(view.startedAt!));
   });
 
   it("fails at once on a PermanentError, with attempts left, keeping its code", async (t) => {

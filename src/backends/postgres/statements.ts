@@ -37,7 +37,7 @@ export function buildStatements(schema: string, shard: number) {
     END`;
   const LEASE_EXPIRED_ERROR = `jsonb_build_object('attempt', j.attempt, 'at', c.now, 'code', 'lease_expired',
       'message', 'Lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped renewing it (crashed, hung or cut off)',
-      'stack', NULL)`;
+      'stack', NULL, 'startedAt', j.started_at)`;
 
   /**
    * The rows a claim takes: per queue, queued and due scheduled jobs in claim

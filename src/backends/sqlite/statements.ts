@@ -211,10 +211,10 @@ export const SQL = {
         finished_at = CASE WHEN cancel_requested OR attempt >= max_attempts THEN @now END,
         error = json_object('attempt', attempt, 'at', @now, 'code', 'lease_expired',
                             'message', 'Lease expired: worker ' || coalesce(worker_id, '?') || ' stopped renewing it (crashed, hung or cut off)',
-                            'stack', NULL),
+                            'stack', NULL, 'startedAt', started_at),
         errors = json_insert(errors, '$[#]', json_object('attempt', attempt, 'at', @now, 'code', 'lease_expired',
                             'message', 'Lease expired: worker ' || coalesce(worker_id, '?') || ' stopped renewing it (crashed, hung or cut off)',
-                            'stack', NULL)),
+                            'stack', NULL, 'startedAt', started_at)),
         updated_at = @now, ${LEASE_CLEARED}
     WHERE seq IN (SELECT seq FROM offload_jobs WHERE status = 'running' AND lease_expires_at < @now LIMIT @limit)
     RETURNING *`,
