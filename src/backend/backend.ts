@@ -95,6 +95,15 @@ export interface Backend {
   jobInsertMany(params: { jobs: readonly JobInsert[]; now?: number; tx?: unknown }): Promise<JobInsertResult[]>;
 
   /**
+   * Optional (PostgreSQL): stores one due job without a `uniqueKey` and, when
+   * its queue is not paused and no ready job of the queue would be claimed
+   * before it, claims it in the same statement for `workerId` (the enqueuing
+   * process's own idle worker): one round trip instead of an insert and a
+   * claim. Otherwise stores it as `jobInsertMany` would (`claimed: null`).
+   */
+  jobInsertAndClaim?(params: { job: JobInsert; leaseMs: number; now?: number; workerId: string }): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }>;
+
+  /**
    * `jobInsertMany` with `tx`, synchronously, for engines whose driver is
    * synchronous (`capabilities.transactionalEnqueue === "sync"`): a
    * better-sqlite3 transaction function cannot span an `await`.

@@ -252,7 +252,36 @@ export class Offload {
       // commit counter wake the workers then; no event is emitted for a job that may yet roll back.
       return (await backend.jobInsertMany({ jobs: inserts, tx })).map((r) => ({ ...toJobView(r.job), deduplicated: r.deduplicated }));
     }
+    const handedOff = await this.storeHandingOff(backend, definition, inserts);
+    if (handedOff) return handedOff;
     return this.announce(backend, definition, await backend.jobInsertMany({ jobs: inserts }));
+  }
+
+  /**
+   * One due job, enqueued where this process's own worker idles on its
+   * queue: on engines that can (PostgreSQL), stored and claimed for that
+   * worker in one statement, so it starts one round trip sooner. Null when
+   * this does not apply; the caller then stores the job as usual.
+   */
+  private async storeHandingOff(backend: Backend, definition: JobTypeDefinition, inserts: JobInsert[]): Promise<EnqueuedJob[] | null> {
+    const worker = this.worker;
+    const job = inserts[0]!;
+    if (!backend.jobInsertAndClaim || !worker || inserts.length !== 1 || job.uniqueKey !== null || job.runAt !== null || (job.delayMs ?? 0) > 0) return null;
+    if (!worker.reserve(job.queue)) return null;
+    let result: Awaited<ReturnType<NonNullable<Backend["jobInsertAndClaim"]>>>;
+    try {
+      result = await backend.jobInsertAndClaim({ job, leaseMs: worker.leaseMs, workerId: worker.id });
+    } catch (error) {
+      worker.unreserve(job.queue);
+      throw error;
+    }
+    if (!result.claimed) {
+      worker.unreserve(job.queue);
+      return this.announce(backend, definition, [result.inserted]);
+    }
+    const [view] = this.announce(backend, definition, [result.inserted]);
+    worker.admitReserved(result.claimed);
+    return [view!];
   }
 
   /** Validates the payloads (sync or async, as the schema is) and builds the rows to store. */
@@ -303,7 +332,7 @@ export class Offload {
       const record = results[i]!.job;
       if (view.status === "queued") ready = true;
       // Relative to the database's clock, which set runAt: this host's clock may differ.
-      else this.worker?.wakeAt(Date.now() + (record.runAt - record.createdAt));
+      else if (view.status === "scheduled") this.worker?.wakeAt(Date.now() + (record.runAt - record.createdAt));
       if (this.events.has("job:enqueued")) {
         const { deduplicated: _, ...job } = view;
         this.events.emit("job:enqueued", { id: view.id, job, queue: view.queue, type: view.type });

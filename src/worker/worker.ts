@@ -114,6 +114,11 @@ export class Worker {
     });
   }
 
+  /** How long a claim holds a job without a heartbeat. */
+  get leaseMs(): number {
+    return this.options.leaseMs;
+  }
+
   /** Queues this worker serves, with their slots. */
   get queues(): ReadonlyMap<string, { limit: number; used: number }> {
     return this.slots;
@@ -232,6 +237,33 @@ export class Worker {
         resolve();
       };
     });
+  }
+
+  /**
+   * Holds a free slot of `queue` for a job this process is enqueuing, when
+   * the worker is idle there (a free slot, nothing claimed ahead): the
+   * enqueue may then claim its own job in the same statement. Every true
+   * answer is followed by {@link admitReserved} or {@link unreserve}.
+   */
+  reserve(queue: string): boolean {
+    const slot = this.slots.get(queue);
+    if (this.state !== "running" || !slot || slot.used >= slot.limit || slot.waiting.length > 0) return false;
+    slot.used++;
+    return true;
+  }
+
+  /** Runs a job the enqueue claimed for this worker in the slot {@link reserve} held. */
+  admitReserved(claimed: ClaimedJob): void {
+    const slot = this.slots.get(claimed.job.queue);
+    if (slot) slot.used--;
+    this.admitSafely(claimed);
+  }
+
+  /** Gives back a slot {@link reserve} held: the enqueue stored its job without claiming it. */
+  unreserve(queue: string): void {
+    const slot = this.slots.get(queue);
+    if (slot) slot.used--;
+    this.signal();
   }
 
   /** Tracks a claimed job (its lease is renewed from now on) and starts it, or queues it for its queue's next free slot. */

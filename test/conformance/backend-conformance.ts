@@ -1465,6 +1465,60 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
       );
     });
 
+    describe("jobInsertAndClaim (where the engine has it)", () => {
+      const handOff = (backend: Backend, job: JobInsert, now = T0 + 1_000) =>
+        backend.jobInsertAndClaim!({ job, leaseMs: LEASE_MS, now, workerId: "local" });
+
+      it(
+        "stores a due job and claims it for the caller when nothing of its queue would come first",
+        fixture(async (backend) => {
+          if (!backend.jobInsertAndClaim) return;
+          await insert(backend, { priority: 5, queue: "other" }, T0); // another queue does not block
+          await insert(backend, { priority: -1 }, T0); // a lower priority does not block
+          const job = newJob({ priority: 0 });
+          const { claimed, inserted } = await handOff(backend, job);
+          assert.ok(claimed);
+          assert.equal(claimed.id, job.id);
+          assert.deepEqual([claimed.job.attempt, claimed.job.startedAt, claimed.job.leaseExpiresAt], [1, T0 + 1_000, T0 + 1_000 + LEASE_MS]);
+          assert.deepEqual(claimed.job.payload, JSON.parse(job.payloadJson));
+          assert.deepEqual([inserted.deduplicated, inserted.job.status, inserted.job.attempt, inserted.job.workerId], [false, "running", 1, "local"]);
+          const stored = await get(backend, job.id);
+          assert.deepEqual([stored.status, stored.attempt, stored.workerId, stored.startedAt, stored.runAt, stored.createdAt], ["running", 1, "local", T0 + 1_000, T0 + 1_000, T0 + 1_000]);
+          // The lease is a real one: its ack applies.
+          const [ack] = await backend.jobAckMany({ acks: [{ ...claimed, outcome: "completed", resultJson: "7" }], now: T0 + 1_500 });
+          assert.equal(ack?.status, "completed");
+        }),
+      );
+
+      it(
+        "stores it queued, claiming nothing, behind a ready job of equal or higher priority or in a paused queue",
+        fixture(async (backend) => {
+          if (!backend.jobInsertAndClaim) return;
+          const waiting = await insert(backend, { priority: 2 }, T0);
+          const behind = newJob({ priority: 2 });
+          const first = await handOff(backend, behind);
+          assert.equal(first.claimed, null);
+          assert.equal(first.inserted.job.status, "queued");
+          assert.equal((await get(backend, behind.id)).status, "queued");
+          // The claim order is kept: the older job first.
+          assert.deepEqual((await backend.jobClaim({ leaseMs: LEASE_MS, now: T0 + 2_000, queues: [{ limit: 2, queue: "default" }], workerId: "w" })).map((c) => c.id), [waiting.id, behind.id]);
+          // A due scheduled job counts as ready.
+          const due = await insert(backend, { priority: 9, runAt: T0 + 500, queue: "mail" }, T0);
+          assert.equal((await handOff(backend, newJob({ priority: 9, queue: "mail" }), T0 + 3_000)).claimed, null);
+          assert.equal((await get(backend, due.id)).attempt, 0, "the due job was not claimed either");
+          // A paused queue claims nothing.
+          await backend.queuePause({ now: T0, queue: "paused" });
+          const paused = await handOff(backend, newJob({ queue: "paused" }), T0 + 3_000);
+          assert.equal(paused.claimed, null);
+          assert.equal(paused.inserted.job.status, "queued");
+          // Jobs it cannot hand off are refused: a uniqueKey, a delay, a runAt.
+          for (const overrides of [{ uniqueKey: "k" }, { delayMs: 1_000 }, { runAt: T0 + 60_000 }]) {
+            await assert.rejects(handOff(backend, newJob(overrides)), (error: unknown) => (error as OffloadError).code === "OFFLOAD_ERR_INVALID_INPUT");
+          }
+        }),
+      );
+    });
+
     describe("jobRunNow", () => {
       it(
         "makes a scheduled job due now, and refuses other states",

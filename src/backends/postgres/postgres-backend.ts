@@ -450,6 +450,38 @@ export class PostgresBackend implements Backend {
       : this.withClient(this.enqueueTimeoutMs, (client) => this.insertOn(client, params.jobs, params.now ?? null, true));
   }
 
+  async jobInsertAndClaim(params: { job: JobInsert; leaseMs: number; now?: number; workerId: string }): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }> {
+    const { job } = params;
+    if (job.uniqueKey !== null || job.runAt !== null || (job.delayMs ?? 0) > 0) {
+      throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "jobInsertAndClaim takes one due job without a uniqueKey");
+    }
+    const token = randomUUID();
+    const [row] = await this.withClient(this.enqueueTimeoutMs, (client) =>
+      this.query<ClaimedRow & { status: "queued" | "running" }>(client, this.sql.insertAndClaim, [
+        params.now ?? null,
+        job.id,
+        job.queue,
+        job.priority,
+        job.type,
+        job.payloadJson,
+        job.maxAttempts,
+        job.timeoutMs,
+        job.owner,
+        params.workerId,
+        token,
+        params.leaseMs,
+        this.channel,
+      ]),
+    );
+    const at = num(row!.claimed_at)!;
+    const claimed = row!.status === "running" ? this.toClaimed([row!], { leaseMs: params.leaseMs, queues: [], workerId: params.workerId }, token)[0]! : null;
+    const inserted: JobInsertResult = { deduplicated: false, job: insertedRecord(job, { createdAt: at, runAt: at, status: "queued" }) };
+    if (claimed) {
+      inserted.job = { ...inserted.job, attempt: 1, leaseExpiresAt: at + params.leaseMs, startedAt: at, status: "running", updatedAt: at, workerId: params.workerId };
+    }
+    return { claimed, inserted };
+  }
+
   private async insertOn(client: Queryable, jobs: readonly JobInsert[], now: number | null, named: boolean): Promise<JobInsertResult[]> {
     const results: (JobInsertResult | undefined)[] = new Array(jobs.length);
     let pending = jobs.map((job, index) => ({ index, job }));

@@ -163,6 +163,33 @@ export function buildStatements(schema: string, shard: number) {
       ON CONFLICT (type, unique_key) WHERE unique_key IS NOT NULL AND status IN (${UNFINISHED}) DO NOTHING
       RETURNING j.id, j.status, j.created_at, j.run_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
 
+    /**
+     * Store one due job without a uniqueKey and, unless a ready job of its
+     * queue would be claimed before it (priority at least as high) or the
+     * queue is paused, start it at once under the caller's lease: an
+     * enqueue that hands its job to the enqueuing process's own idle worker,
+     * one round trip and one commit instead of an insert, a notification and
+     * a claim. Otherwise stored queued, as insert does. Params: now, id,
+     * queue, priority, type, payload, maxAttempts, timeoutMs, owner,
+     * workerId, leaseToken, leaseMs, channel. Result: the claimed columns,
+     * status, created_at (the claim's time).
+     */
+    insertAndClaim: `
+      WITH c AS (SELECT ${NOW} AS now),
+      ahead AS (
+        SELECT EXISTS (SELECT 1 FROM ${jobs} WHERE status = 'queued' AND queue = $3 AND priority >= $4)
+            OR EXISTS (SELECT 1 FROM ${jobs}, c WHERE status = 'scheduled' AND queue = $3 AND run_at <= c.now AND priority >= $4)
+            OR EXISTS (SELECT 1 FROM ${schema}.queues WHERE queue = $3 AND paused_at IS NOT NULL) AS blocked
+      )
+      INSERT INTO ${jobs} AS j (id, type, queue, status, priority, payload, max_attempts, timeout_ms, owner, unique_key,
+                                created_at, run_at, updated_at, attempt, worker_id, lease_token, lease_expires_at, started_at)
+      SELECT $2, $5, $3, CASE WHEN ahead.blocked THEN 'queued' ELSE 'running' END, $4, $6::json, $7, $8, $9, NULL,
+             c.now, c.now, c.now, CASE WHEN ahead.blocked THEN 0 ELSE 1 END,
+             CASE WHEN ahead.blocked THEN NULL ELSE $10 END, CASE WHEN ahead.blocked THEN NULL ELSE $11 END,
+             CASE WHEN ahead.blocked THEN NULL ELSE c.now + $12::bigint END, CASE WHEN ahead.blocked THEN NULL ELSE c.now END
+      FROM c, ahead
+      RETURNING ${CLAIMED}, j.status, j.created_at AS claimed_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
+
     /** Params: now, types, uniqueKeys. Result: the unfinished jobs holding these keys, with the clock. */
     findUnfinishedByKeys: `
       WITH c AS (SELECT ${NOW} AS now)

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { z } from "zod";
+import { createOffload } from "../../src/index.js";
+import { nextEvent, waitFor } from "../helpers.js";
+import { gate, recordEvents } from "../offload/fixture.js";
+import { tempPgSchema } from "../pg.js";
+
+/**
+ * An enqueue made where this process's own worker idles on the job's queue
+ * stores the job already claimed for that worker (one statement), on
+ * PostgreSQL; otherwise it is stored queued for any worker.
+ */
+describe("PostgreSQL: an enqueue hands its job to the process's own idle worker", () => {
+  it("stores the job claimed for the local worker, which runs it with no claim of its own, and keeps the lifecycle and slots right", async (t) => {
+    const schema = tempPgSchema("handoff");
+    const offload = createOffload({ database: schema.url, logger: false });
+    t.after(async () => {
+      await offload.close({ grace: 0 });
+      await schema.cleanup();
+    });
+    const held = gate();
+    let running = 0;
+    let maxRunning = 0;
+    const task = offload.define("task", { schema: z.object({ hold: z.boolean() }) }, async ({ hold }) => {
+      maxRunning = Math.max(maxRunning, ++running);
+      if (hold) await held.promise;
+      running--;
+      return "done";
+    });
+    // Polls every 10 minutes: a job that starts at once was handed over, not found by a claim.
+    await offload.start({ concurrency: 1, pollInterval: "10m" });
+    const events = recordEvents(offload, ["job:enqueued", "job:started", "job:completed"]);
+
+    const completed = nextEvent(offload, "job:completed");
+    const first = await task.enqueue({ hold: true });
+    assert.equal(first.status, "running", "stored already claimed");
+    assert.equal(first.attempt, 1);
+    // The slot is taken: the next enqueue is stored queued, for a claim once the slot frees.
+    const second = await task.enqueue({ hold: false });
+    assert.equal(second.status, "queued");
+    held.open();
+    await completed;
+    await waitFor(async () => (await offload.getJob(second.id))?.status === "completed");
+    assert.equal(maxRunning, 1);
+    assert.deepEqual(
+      events.filter((e) => e.payload.id === first.id).map((e) => e.name),
+      ["job:enqueued", "job:started", "job:completed"],
+    );
+    // A paused queue takes nothing, even from its own process.
+    await offload.pauseQueue("default");
+    const paused = await task.enqueue({ hold: false });
+    assert.equal(paused.status, "queued");
+    await offload.resumeQueue("default");
+  });
+});
