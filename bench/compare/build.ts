@@ -9,13 +9,14 @@
  * and the root's node_modules (Offload's own dependencies), as installed.
  */
 import { build } from "esbuild";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export const BUILD_DIR = fileURLToPath(new URL("../.build/", import.meta.url));
+/** Bundles of the runs of this runner process: one directory per runner, so two comparisons never share (or delete) each other's. */
+export const BUILD_DIR = fileURLToPath(new URL(`../.build/${process.pid}/`, import.meta.url));
 
 export async function buildScenarioBundles(): Promise<{ runOne: string; worker: string }> {
-  rmSync(BUILD_DIR, { force: true, recursive: true });
+  removeStaleBuilds();
   mkdirSync(BUILD_DIR, { recursive: true });
   await build({
     bundle: true,
@@ -34,4 +35,33 @@ export async function buildScenarioBundles(): Promise<{ runOne: string; worker: 
     target: "node20",
   });
   return { runOne: `${BUILD_DIR}run-one.js`, worker: `${BUILD_DIR}worker-process.js` };
+}
+
+export function removeBuild(): void {
+  rmSync(BUILD_DIR, { force: true, recursive: true });
+}
+
+/** Directories of runners that are gone (killed before they could clean up). */
+function removeStaleBuilds(): void {
+  const root = fileURLToPath(new URL("../.build/", import.meta.url));
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || alive(pid)) continue;
+    rmSync(`${root}${entry}`, { force: true, recursive: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { SYSTEMS, isSystem, type SystemName } from "./adapter.js";
 import { describeSystem } from "./adapters/describe.js";
-import { buildScenarioBundles } from "./build.js";
+import { buildScenarioBundles, removeBuild } from "./build.js";
 import { describeEnvironment, loadAverage, redisPersistence } from "./environment.js";
 import { FULL, QUICK, SCENARIOS, isScenario, rows, runTimeoutMs, type RunResult, type RunSpec, type ScenarioName, type Sizes } from "./plan.js";
 import { summariseWorkerProfiles } from "./profiles.js";
@@ -184,6 +184,7 @@ async function main(): Promise<void> {
   }
   const stopping = async () => {
     if (current) killGroup(current.pid);
+    removeBuild();
     await restoreRedis?.().catch(() => undefined);
     process.exit(130);
   };
@@ -212,8 +213,10 @@ async function main(): Promise<void> {
     const failures: string[] = [];
     const total = runs * scenarios.length * systems.length;
     let n = 0;
+    let loadPeak = Number(environment.loadBefore.split(" / ")[0]);
     const record = (scenario: ScenarioName, system: SystemName, run: number, outcome: RunOutcome) => {
       n++;
+      loadPeak = Math.max(loadPeak, Number(loadAverage().split(" / ")[0]));
       const key = outcomeKey(scenario, system);
       outcomes.set(key, [...(outcomes.get(key) ?? []), outcome]);
       const elapsed = ((Date.now() - started) / 60_000).toFixed(1);
@@ -257,6 +260,7 @@ async function main(): Promise<void> {
         environment,
         failures,
         loadAfter: loadAverage(),
+        loadPeak,
         notes,
         outcomes,
         redisPersistenceNote,
@@ -270,6 +274,7 @@ async function main(): Promise<void> {
     }
     if (failures.length) process.exitCode = 1;
   } finally {
+    removeBuild();
     await restoreRedis?.();
   }
 }

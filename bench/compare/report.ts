@@ -83,7 +83,7 @@ export function buildTable(outcomes: Outcomes, allRows: readonly Row[], systems:
     const ratios = new Map<SystemName, { best: SystemName; ratio: number } | null>();
     for (const engine of ["offload-sqlite", "offload-postgres"] as const) {
       const m = cells.get(engine)?.cell?.median;
-      ratios.set(engine, best && m !== null && m !== undefined && best.median !== 0 ? { best: best.system, ratio: m / best.median } : null);
+      ratios.set(engine, row.ratio !== false && best && m !== null && m !== undefined && best.median !== 0 ? { best: best.system, ratio: m / best.median } : null);
     }
     table.push({ cells, ratios, row });
   }
@@ -168,12 +168,22 @@ export function acceptance(table: readonly TableRow[]): Check[] {
     checks.push({ met: ratio === null ? null : ratio >= 0.8, text: ratio === null ? "n/a" : `${(100 * ratio).toFixed(0)} %`, what: `backlog: ${SHORT[engine]} speed with 1,000,000 waiting ≥ 80 % of 10,000` });
     const rss = get("backlog-1m", "rssMaxMb", engine);
     checks.push({ met: rss === null ? null : rss < 150, text: fmt(rss, " MB"), what: `memory: ${SHORT[engine]} worker < 150 MB RSS on the 1,000,000 backlog` });
-    const lost = get("crash", "lost", engine);
-    const secs = get("crash", "recoverySeconds", engine);
-    const crashRow = table.find((t) => t.row.scenario === "crash" && t.row.figure === "lost")?.cells.get(engine)?.cell;
-    const worstLost = crashRow ? Math.max(...crashRow.values.map((v) => v ?? Infinity)) : null;
-    checks.push({ met: worstLost === null ? null : worstLost === 0, text: `median ${fmt(lost)}, worst run ${worstLost ?? "n/a"}`, what: `crash: ${SHORT[engine]} loses no job` });
-    checks.push({ met: secs === null ? (crashRow ? false : null) : secs <= 20, text: fmt(secs, " s"), what: `crash: ${SHORT[engine]} finishes every job within 20 s of the kill` });
+    // Crash criteria hold for every run, not only the median one.
+    const runsOf = (figure: string) => table.find((t) => t.row.scenario === "crash" && t.row.figure === figure)?.cells.get(engine)?.cell ?? null;
+    const lostRuns = runsOf("lost");
+    if (lostRuns && lostRuns.values.length) {
+      const worst = Math.max(...lostRuns.values.map((v) => v ?? Infinity));
+      checks.push({ met: worst === 0 && lostRuns.failed === 0, text: `${lostRuns.values.join(" / ")} (${lostRuns.values.length} run${lostRuns.values.length === 1 ? "" : "s"}${lostRuns.failed ? `, ${lostRuns.failed} failed` : ""})`, what: `crash: ${SHORT[engine]} loses no job` });
+    }
+    const secondsRuns = runsOf("recoverySeconds");
+    if (secondsRuns && secondsRuns.values.length) {
+      const worst = Math.max(...secondsRuns.values.map((v) => v ?? Infinity));
+      checks.push({
+        met: worst <= 20 && secondsRuns.failed === 0,
+        text: `worst run ${Number.isFinite(worst) ? `${worst.toFixed(1)} s` : "not within the cap"} (median ${fmt(secondsRuns.median, " s")})`,
+        what: `crash: ${SHORT[engine]} finishes every job within 20 s of the kill`,
+      });
+    }
   }
   return checks;
 }
@@ -189,6 +199,8 @@ export interface ReportInput {
   environment: Environment;
   failures: string[];
   loadAfter: string;
+  /** Highest 1-minute load average seen at the end of a run. */
+  loadPeak: number;
   notes: string[];
   outcomes: Outcomes;
   redisPersistenceNote: string;
@@ -212,6 +224,12 @@ export function markdown(input: ReportInput): string {
       `the table gives the median (and, below it, every run). The full run took ${(input.durationSeconds / 60).toFixed(1)} minutes.`,
     "",
   );
+  if (input.loadPeak > 1.5) {
+    out.push(
+      `The machine was not quiet: the 1-minute load average reached ${input.loadPeak.toFixed(1)} on its 2 cores during the run (other work shared it), and runs of one cell differ by up to a factor of two in places (see "Every run"): read differences under about 25 % as noise.`,
+      "",
+    );
+  }
   out.push("## Results", "");
   out.push("↑ higher is better, ↓ lower is better. The last two columns divide each Offload engine's median by the best peer's (BullMQ, graphile-worker, pg-boss) on that row: above 1 is more of the figure.", "");
   out.push(`| figure | ${systems.map((s) => SHORT[s]).join(" | ")} | Offload SQLite ÷ best peer | Offload PostgreSQL ÷ best peer |`);
@@ -257,7 +275,7 @@ export function markdown(input: ReportInput): string {
 
   out.push("## Machine and versions", "");
   out.push(`- Machine: ${env.cpu}, ${env.memory} RAM, ${env.os}`);
-  out.push(`- Load average (1 / 5 / 15 min): ${env.loadBefore} before the run, ${input.loadAfter} after`);
+  out.push(`- Load average (1 / 5 / 15 min): ${env.loadBefore} before the run, ${input.loadAfter} after; the 1-minute figure peaked at ${input.loadPeak.toFixed(2)} (read after each run)`);
   out.push(`- ${env.node}; Offload: ${env.offload}, bundled from src/ by esbuild for the run`);
   out.push(`- ${env.sqlite}`);
   if (env.postgres) out.push(`- ${env.postgres.version}; ${env.postgres.settings}`);
@@ -312,7 +330,14 @@ export function detailLines(outcomes: Outcomes, systems: readonly SystemName[]):
 function scenarioText(sizes: Sizes): string[] {
   const n = (k: number) => k.toLocaleString("en");
   const lines: string[] = [];
+  const described = new Map<string, string>();
   for (const [name, p] of Object.entries(sizes)) {
+    const first = described.get(p.kind);
+    if (first && p.kind === "process") {
+      lines.push(`**${name}**: as ${first}, with ${p.processes === 1 ? "one worker process" : `${p.processes} worker processes`} at concurrency ${p.concurrency}${p.processes > 1 ? " each" : ""}.`);
+      continue;
+    }
+    described.set(p.kind, name);
     switch (p.kind) {
       case "enqueue-one":
         lines.push(`**${name}**: ${n(p.jobs)} enqueues, each awaited before the next, from one process, after ${n(p.warmup)} untimed warm-up enqueues; jobs/s.`);
@@ -322,8 +347,8 @@ function scenarioText(sizes: Sizes): string[] {
         break;
       case "process":
         lines.push(
-          `**${name}**: ${n(p.jobs)} no-op jobs enqueued first (bulk, untimed); then ${p.processes === 1 ? "a worker process" : `${p.processes} worker processes`} (forked, set up and connected, idle) ` +
-            `${p.processes === 1 ? "is" : "are"} told to start its worker at concurrency ${p.concurrency}; the clock runs from the first handler's start (each library's start-up is left out: it is paid once per process) until every handler has run ` +
+          `**${name}**: ${n(p.jobs)} no-op jobs enqueued first (bulk path, untimed); then ${p.processes === 1 ? "a worker process" : `${p.processes} worker processes`} (forked, set up and connected, idle) ` +
+            `${p.processes === 1 ? "is told to start its worker" : "are told to start their workers"} at concurrency ${p.concurrency}${p.processes > 1 ? " each" : ""}; the clock runs from the first handler's start (each library's start-up is left out: it is paid once per process) until every handler has run ` +
             `and the storage holds no unfinished job (polled every 2 ms once the handlers are done). Every job number must have started exactly once across the processes, or the run fails.`,
         );
         break;
@@ -336,7 +361,7 @@ function scenarioText(sizes: Sizes): string[] {
         break;
       case "backlog":
         lines.push(
-          `**${name}**: ${n(p.ready)} jobs ready${p.scheduled ? ` and ${n(p.scheduled)} scheduled a year ahead` : ""}, stored first by the bulk path in calls of 1,000 (timed for information only); ` +
+          `**${name}**: ${n(p.ready)} jobs ready${p.scheduled ? ` and ${n(p.scheduled)} scheduled a year ahead` : ""}, stored first by the bulk path in calls of 1,000, 4 calls in flight (timed for information only); ` +
             `then a fresh worker process at concurrency ${p.concurrency}; speed = ${n(p.measure)} handler starts after the first ${n(p.warmup)}, per second. The worker's RSS is sampled every 50 ms (and its peak, VmHWM, read at the end).`,
         );
         break;

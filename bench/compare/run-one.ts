@@ -340,8 +340,8 @@ async function crash(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioParams,
     const ended = () => new Set(fresh.events.filter((e) => e.kind === "end").map((e) => e.i));
     const capAt = tKill + p.capMs;
     await fresh.until(() => ended().size + endedBeforeKill >= p.jobs || now() >= capAt, "end of every job", p.capMs + 5_000).catch((error: unknown) => {
-      if (!fresh.exited) return; // the cap: reported below
-      throw error;
+      if (fresh.error || fresh.exited) throw error;
+      // Otherwise the cap was reached: reported below.
     });
     let recoverySeconds: number | null = null;
     if (ended().size + endedBeforeKill >= p.jobs) {

@@ -4,7 +4,7 @@
  * advises for production.
  */
 import { Queue, Worker } from "bullmq";
-import { PRELOAD_BATCH, SCHEDULED_DELAY_MS, numbered, type Adapter, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
+import { SCHEDULED_DELAY_MS, preloadInBatches, type Adapter, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
 
 const QUEUE = "bench";
 const JOB_NAME = "job";
@@ -20,7 +20,7 @@ export function describeBullmq(): SystemDescription {
     settings: [
       `connection: ioredis to the local Redis, a database of the bench and a key prefix unique to each run (deleted afterwards); maxRetriesPerRequest: null (BullMQ's requirement for workers)`,
       "worker: new Worker(queue, processor, { concurrency: N, removeOnComplete: { count: 1000 }, removeOnFail: { count: 5000 } }) (the values of BullMQ's auto-removal guide); every other option at its default (lockDuration 30 s, stalledInterval 30 s, maxStalledCount 1, drainDelay 5 s)",
-      "enqueue one: queue.add(name, payload); bulk and preload: queue.addBulk(batch) (one MULTI); scheduled: addBulk with opts.delay = 1 year",
+      "enqueue one: queue.add(name, payload); bulk: queue.addBulk(batch) (one MULTI); preload: the same, 4 calls in flight; scheduled: addBulk with opts.delay = 1 year",
       "no processor in a separate process (sandboxed processors cost an IPC round trip per job); handlers run in the worker's process like every other system's",
     ],
     system: "bullmq",
@@ -55,13 +55,9 @@ export class BullmqAdapter implements Adapter {
   }
 
   async preload(from: number, ready: number, scheduled: number): Promise<void> {
-    for (let done = 0; done < ready; done += PRELOAD_BATCH) {
-      await this.queue.addBulk(numbered(from + done, Math.min(PRELOAD_BATCH, ready - done)).map((data) => ({ data, name: JOB_NAME })));
-    }
-    for (let done = 0; done < scheduled; done += PRELOAD_BATCH) {
-      const batch = numbered(from + ready + done, Math.min(PRELOAD_BATCH, scheduled - done));
-      await this.queue.addBulk(batch.map((data) => ({ data, name: JOB_NAME, opts: { delay: SCHEDULED_DELAY_MS } })));
-    }
+    await preloadInBatches(from, ready, scheduled, async (payloads, later) => {
+      await this.queue.addBulk(payloads.map((data) => ({ data, name: JOB_NAME, opts: later ? { delay: SCHEDULED_DELAY_MS } : undefined })));
+    });
   }
 
   async startWorker({ concurrency, handler }: StartWorkerOptions): Promise<void> {

@@ -3,7 +3,7 @@
  * (jobs fetched and locked in batches) and batched completion and failure.
  */
 import { Logger, makeWorkerUtils, run, type Runner, type WorkerUtils } from "graphile-worker";
-import { PRELOAD_BATCH, SCHEDULED_DELAY_MS, numbered, type Adapter, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
+import { SCHEDULED_DELAY_MS, preloadInBatches, type Adapter, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
 
 const TASK = "bench";
 
@@ -26,7 +26,7 @@ export function describeGraphileWorker(): SystemDescription {
     settings: [
       `preset.worker: { concurrentJobs: N, maxPoolSize: max(10, N + 2), localQueue: { size: ${LOCAL_QUEUE_SIZE} }, completeJobBatchDelay: ${COMPLETE_JOB_BATCH_DELAY_MS}, failJobBatchDelay: ${FAIL_JOB_BATCH_DELAY_MS} } (its performance page's batching settings; its pool-size advice)`,
       "pollInterval 2 s (default; new jobs wake workers through LISTEN/NOTIFY), prepared statements on (default), logger silenced (the default logs a line per job), noHandleSignals, no crontab",
-      "enqueue one: workerUtils.addJob(task, payload); bulk and preload: workerUtils.addJobs(batch) (one statement); scheduled: addJobs with runAt = now + 1 year",
+      "enqueue one: workerUtils.addJob(task, payload); bulk: workerUtils.addJobs(batch) (one statement); preload: the same, 4 calls in flight; scheduled: addJobs with runAt = now + 1 year",
     ],
     system: "graphile-worker",
     title: "graphile-worker",
@@ -63,14 +63,10 @@ export class GraphileWorkerAdapter implements Adapter {
   }
 
   async preload(from: number, ready: number, scheduled: number): Promise<void> {
-    for (let done = 0; done < ready; done += PRELOAD_BATCH) {
-      await this.enqueueBulk(numbered(from + done, Math.min(PRELOAD_BATCH, ready - done)));
-    }
-    for (let done = 0; done < scheduled; done += PRELOAD_BATCH) {
-      const runAt = new Date(Date.now() + SCHEDULED_DELAY_MS);
-      const batch = numbered(from + ready + done, Math.min(PRELOAD_BATCH, scheduled - done));
-      await this.workerUtils.addJobs(batch.map((payload) => ({ identifier: TASK, payload, runAt })));
-    }
+    await preloadInBatches(from, ready, scheduled, async (payloads, later) => {
+      const runAt = later ? new Date(Date.now() + SCHEDULED_DELAY_MS) : undefined;
+      await this.workerUtils.addJobs(payloads.map((payload) => ({ identifier: TASK, payload, ...(runAt ? { runAt } : {}) })));
+    });
   }
 
   async startWorker({ concurrency, handler }: StartWorkerOptions): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { createOffload, type JobType, type Offload } from "../../../src/index.js";
-import { numbered, PRELOAD_BATCH, SCHEDULED_DELAY_MS, type Adapter, type BenchHandler, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
+import { preloadInBatches, SCHEDULED_DELAY_MS, type Adapter, type BenchHandler, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
 
 /** Validated at enqueue and again before each attempt, as every Offload job is. */
 const payloadSchema = z.object({ i: z.number().int(), ms: z.number().optional(), t: z.number().optional() });
@@ -27,7 +27,7 @@ export function describeOffload(system: "offload-postgres" | "offload-sqlite"): 
       `database ${engine}; logger: false`,
       "one job type, payload schema z.object({ i, ms?, t? }) (zod), checked at enqueue and before each attempt",
       "worker: offload.start({ concurrency: { default: N } }); every other option at its default (poll 1 s, lease 10 s, heartbeat 3 s, sweep 2 s)",
-      "enqueue one: type.enqueue(payload); bulk and preload: type.enqueueMany(batch) (one transaction); scheduled: enqueueMany(batch, { delay: 1 year })",
+      "enqueue one: type.enqueue(payload); bulk: type.enqueueMany(batch) (one transaction); preload: the same, 4 calls in flight; scheduled: enqueueMany(batch, { delay: 1 year })",
     ],
     system,
     title: system === "offload-sqlite" ? "Offload, SQLite" : "Offload, PostgreSQL",
@@ -64,12 +64,9 @@ export class OffloadAdapter implements Adapter {
   }
 
   async preload(from: number, ready: number, scheduled: number): Promise<void> {
-    for (let done = 0; done < ready; done += PRELOAD_BATCH) {
-      await this.jobType.enqueueMany(numbered(from + done, Math.min(PRELOAD_BATCH, ready - done)));
-    }
-    for (let done = 0; done < scheduled; done += PRELOAD_BATCH) {
-      await this.jobType.enqueueMany(numbered(from + ready + done, Math.min(PRELOAD_BATCH, scheduled - done)), { delay: SCHEDULED_DELAY_MS });
-    }
+    await preloadInBatches(from, ready, scheduled, async (payloads, later) => {
+      await this.jobType.enqueueMany(payloads, later ? { delay: SCHEDULED_DELAY_MS } : undefined);
+    });
   }
 
   async startWorker({ concurrency, handler }: StartWorkerOptions): Promise<void> {

@@ -5,7 +5,7 @@
  * LISTEN/NOTIFY (`useListenNotify` with a `notify` queue).
  */
 import { PgBoss } from "pg-boss";
-import { PRELOAD_BATCH, SCHEDULED_DELAY_MS, numbered, type Adapter, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
+import { SCHEDULED_DELAY_MS, preloadInBatches, type Adapter, type BenchPayload, type StartWorkerOptions, type StorageContext, type SystemDescription } from "../adapter.js";
 
 const QUEUE = "bench";
 
@@ -27,7 +27,7 @@ export function describePgBoss(): SystemDescription {
     settings: [
       "new PgBoss({ connectionString, useListenNotify: true }) (pool of 10, schema pgboss); queue created with { notify: true } so enqueues wake workers at once",
       "worker: boss.work(queue, { batchSize: N, localConcurrency: 1, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 }, jobs => Promise.all(jobs.map(handler))): N jobs at once as one polling loop fetching N per query and completing the batch in one statement (2 or 5 loops of N/2, N/5 were slower here); the next fetch follows at once while batches come back full",
-      "enqueue one: boss.send(queue, payload); bulk and preload: boss.insert(queue, batch) (one statement); scheduled: insert with startAfter = now + 1 year",
+      "enqueue one: boss.send(queue, payload); bulk: boss.insert(queue, batch) (one statement); preload: the same, 4 calls in flight; scheduled: insert with startAfter = now + 1 year",
       "retention, expiry (15 min), retries (2) and maintenance at their defaults",
     ],
     system: "pg-boss",
@@ -64,14 +64,10 @@ export class PgBossAdapter implements Adapter {
   }
 
   async preload(from: number, ready: number, scheduled: number): Promise<void> {
-    for (let done = 0; done < ready; done += PRELOAD_BATCH) {
-      await this.enqueueBulk(numbered(from + done, Math.min(PRELOAD_BATCH, ready - done)));
-    }
-    for (let done = 0; done < scheduled; done += PRELOAD_BATCH) {
-      const startAfter = new Date(Date.now() + SCHEDULED_DELAY_MS);
-      const batch = numbered(from + ready + done, Math.min(PRELOAD_BATCH, scheduled - done));
-      await this.boss.insert(QUEUE, batch.map((data) => ({ data, startAfter })));
-    }
+    await preloadInBatches(from, ready, scheduled, async (payloads, later) => {
+      const startAfter = later ? new Date(Date.now() + SCHEDULED_DELAY_MS) : undefined;
+      await this.boss.insert(QUEUE, payloads.map((data) => ({ data, ...(startAfter ? { startAfter } : {}) })));
+    });
   }
 
   async startWorker({ concurrency, handler }: StartWorkerOptions): Promise<void> {
