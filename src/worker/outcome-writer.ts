@@ -22,6 +22,13 @@ export interface OutcomeWriterHooks {
 /** Rows per write: one transaction stays short even after a long outage. */
 const BATCH = 1_000;
 
+/**
+ * Outcome writes in flight at once. Each waits for its commit (a WAL flush on
+ * PostgreSQL); a second one sends the outcomes gathered meanwhile instead of
+ * holding them back until the first returns.
+ */
+const MAX_FLUSHES = 2;
+
 /** Longest pause between retries of a failed write. */
 const MAX_RETRY_MS = 5_000;
 
@@ -34,7 +41,8 @@ const MAX_RETRY_MS = 5_000;
  */
 export class OutcomeWriter {
   private pending: PendingOutcome[] = [];
-  private flushing: Promise<void> | null = null;
+  /** Writes in flight (at most {@link MAX_FLUSHES}): while one waits for its commit, the next batch is sent. */
+  private readonly flushes = new Set<Promise<void>>();
   private scheduled = false;
   private giveUpAt = Infinity;
 
@@ -51,7 +59,7 @@ export class OutcomeWriter {
 
   /** Takes up to a batch of outcomes for the caller to write with its claim; none while a flush is writing. */
   take(): PendingOutcome[] {
-    return this.flushing ? [] : this.pending.splice(0, BATCH);
+    return this.flushes.size > 0 ? [] : this.pending.splice(0, BATCH);
   }
 
   /** Reports outcomes the caller wrote. Never throws: the write has committed. */
@@ -77,23 +85,25 @@ export class OutcomeWriter {
    * loop when that is about to run.
    */
   flushSoon(force = false): void {
-    if (this.scheduled || this.flushing || this.pending.length === 0) return;
+    if (this.scheduled || this.flushes.size >= MAX_FLUSHES || this.pending.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (!force && this.hooks.claimLoopWillTake()) return;
-      this.flushing = this.flush().finally(() => {
-        this.flushing = null;
+      if (this.pending.length === 0 || this.flushes.size >= MAX_FLUSHES) return;
+      if (!force && this.flushes.size === 0 && this.hooks.claimLoopWillTake()) return;
+      const flush: Promise<void> = this.flush().finally(() => {
+        this.flushes.delete(flush);
         this.flushSoon(true);
       });
+      this.flushes.add(flush);
     });
   }
 
   /** Writes everything pending; writes still failing `giveUpAfterMs` from now are abandoned. */
   async drain(giveUpAfterMs: number): Promise<void> {
     this.giveUpAt = Date.now() + giveUpAfterMs;
-    while (this.flushing || this.scheduled || this.pending.length > 0) {
-      if (this.flushing) await this.flushing;
+    while (this.flushes.size > 0 || this.scheduled || this.pending.length > 0) {
+      if (this.flushes.size > 0) await Promise.race(this.flushes);
       else {
         this.flushSoon(true);
         await new Promise((resolve) => setImmediate(resolve));
