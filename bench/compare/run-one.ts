@@ -16,6 +16,7 @@ import { numbered, type Adapter, type BenchPayload } from "./adapter.js";
 import { createAdapter } from "./adapters/index.js";
 import type { RunResult, RunSpec, ScenarioParams } from "./plan.js";
 import { ServerCpu, cpuMsOf, memoryOf, now } from "./proc.js";
+import { openServerCounters, perJob } from "./server-counters.js";
 import { summariseLatency } from "../stats.js";
 import type { ParentMessage, WorkerMessage, WorkerMode, WorkerSpec } from "./worker-process.js";
 
@@ -181,7 +182,9 @@ async function processing(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioPa
   const workers = Array.from({ length: p.processes }, (_, k) => new WorkerChild(spec, `w${k + 1}`, { jobs: p.jobs, kind: "count" }, p.concurrency));
   try {
     await Promise.all(workers.map((w) => w.whenReady()));
+    const counters = await openServerCounters(spec.storage);
     await settle();
+    const countersBefore = (await counters?.read()) ?? {};
     const server = new ServerCpu(serverNames(spec));
     const cpu0 = workers.map((w) => cpuMsOf(w.child.pid!) ?? 0);
     for (const w of workers) w.send({ type: "start" });
@@ -197,6 +200,10 @@ async function processing(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioPa
     if (!Number.isFinite(t0) || !Number.isFinite(startCalled)) throw new Error("a worker never reported its start or its first job");
     const elapsed = tEnd - t0;
     await Promise.all(workers.map((w) => w.stop()));
+    // After the stop: a backend reports its statistics when its connection closes, or within a second of going idle.
+    if (spec.storage.pgUrl) await sleep(1_500);
+    const asked = counters ? perJob(countersBefore, await counters.read(), p.jobs) : {};
+    await counters?.close();
     // Exactly once: every job number started once, across the worker processes.
     const starts = new Array<number>(p.jobs).fill(0);
     for (const w of workers) w.stopped!.starts!.forEach((c, i) => (starts[i]! += c));
@@ -206,6 +213,7 @@ async function processing(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioPa
     const perProcess = workers.map((w) => w.stopped!.handled);
     return {
       details: {
+        ...asked,
         firstJobAfterMs: Math.round(t0 - startCalled),
         perProcess: perProcess.join(" + "),
         serverCpuUsPerJob: Math.round((1000 * serverCpuMs) / p.jobs),
