@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, loadavg, totalmem, release, type } from "node:os";
 import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PG_ADMIN_URL, REDIS_URL, redactUrl, withPgAdmin, withRedis } from "./storage.js";
 
 const benchDir = fileURLToPath(new URL("../", import.meta.url));
@@ -141,4 +142,61 @@ export async function describeEnvironment(needPg: boolean, needRedis: boolean): 
     redis: needRedis ? await redisDescription() : null,
     sqlite: sqliteVersion(),
   };
+}
+
+function p50(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/**
+ * The floors of the moment, at the latency scenario's cadence (one call every
+ * 20 ms): PostgreSQL's one-row INSERT with its commit (WAL flush included) and
+ * `SELECT 1`; Redis's SET. No queue can enqueue faster than these on this
+ * machine now; on a shared machine they move, so they are read at the start
+ * and at the end of the run.
+ */
+export async function floors(needPg: boolean, needRedis: boolean, n = 100): Promise<string> {
+  const parts: string[] = [];
+  if (needPg) {
+    parts.push(
+      await withPgAdmin(async (client) => {
+        const table = `bench_floor_${process.pid}`;
+        await client.query(`CREATE TABLE IF NOT EXISTS ${table} (id bigserial PRIMARY KEY, payload jsonb)`);
+        try {
+          const insert: number[] = [];
+          const select: number[] = [];
+          for (let i = 0; i < n; i++) {
+            await sleep(20);
+            let t = performance.now();
+            await client.query({ name: "floor_insert", text: `INSERT INTO ${table} (payload) VALUES ($1)`, values: [{ i }] });
+            insert.push(performance.now() - t);
+            t = performance.now();
+            await client.query({ name: "floor_select", text: "SELECT 1" });
+            select.push(performance.now() - t);
+          }
+          return `PostgreSQL one-row INSERT + commit p50 ${p50(insert).toFixed(2)} ms, SELECT 1 p50 ${p50(select).toFixed(2)} ms`;
+        } finally {
+          await client.query(`DROP TABLE IF EXISTS ${table}`);
+        }
+      }),
+    );
+  }
+  if (needRedis) {
+    parts.push(
+      await withRedis(async (redis) => {
+        const set: number[] = [];
+        const key = `offload-bench-floor-${process.pid}`;
+        for (let i = 0; i < n; i++) {
+          await sleep(20);
+          const t = performance.now();
+          await redis.set(key, String(i));
+          set.push(performance.now() - t);
+        }
+        await redis.del(key);
+        return `Redis SET p50 ${p50(set).toFixed(2)} ms`;
+      }),
+    );
+  }
+  return parts.join("; ");
 }

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { SYSTEMS, isSystem, type SystemName } from "./adapter.js";
 import { describeSystem } from "./adapters/describe.js";
 import { buildScenarioBundles, removeBuild } from "./build.js";
-import { describeEnvironment, loadAverage, redisPersistence } from "./environment.js";
+import { describeEnvironment, floors, loadAverage, redisPersistence } from "./environment.js";
 import { FULL, QUICK, SCENARIOS, isScenario, rows, runTimeoutMs, type RunResult, type RunSpec, type ScenarioName, type Sizes } from "./plan.js";
 import { summariseWorkerProfiles } from "./profiles.js";
 import { buildTable, consoleTable, acceptance, markdown, outcomeKey, type Outcomes, type RunOutcome } from "./report.js";
@@ -153,7 +153,10 @@ function killGroup(pid: number): void {
 function shortFigures(result: RunResult): string {
   const f = result.figures;
   const fmt = (v: number | null | undefined, d = 0) => (v === null || v === undefined ? "n/a" : v.toLocaleString("en", { maximumFractionDigits: d }));
-  if ("p50" in f) return `p50 ${fmt(f.p50, 2)} ms, p95 ${fmt(f.p95, 2)} ms, p99 ${fmt(f.p99, 2)} ms, max ${fmt(f.max, 1)} ms`;
+  if ("p50" in f) {
+    const d = result.details;
+    return `p50 ${fmt(f.p50, 2)} ms, p95 ${fmt(f.p95, 2)} ms, p99 ${fmt(f.p99, 2)} ms, max ${fmt(f.max, 1)} ms (p50 of enqueue() returning ${d.enqueueReturnedP50Ms} ms, then of the start ${d.startAfterReturnP50Ms} ms later)`;
+  }
   if ("recoverySeconds" in f) return `all done ${f.recoverySeconds === null ? "not within the cap" : `${fmt(f.recoverySeconds, 1)} s after the kill`}, lost ${f.lost}, run twice ${f.runTwice}`;
   const extra = Object.entries(result.details)
     .map(([k, v]) => `${k} ${v}`)
@@ -193,6 +196,7 @@ async function main(): Promise<void> {
 
   try {
     const environment = await describeEnvironment(needPg, needRedis);
+    const floorsBefore = needPg || needRedis ? await floors(needPg, needRedis) : "";
     const { runOne } = await buildScenarioBundles();
     const cpuProfDir = options.cpuProf ? mkdtempSync(join(tmpdir(), "offload-bench-profiles-")) : null;
     log(`Offload vs BullMQ, graphile-worker, pg-boss: ${environment.date}`);
@@ -201,6 +205,7 @@ async function main(): Promise<void> {
     if (environment.postgres) log(`         ${environment.postgres.version}; ${environment.postgres.settings}`);
     if (environment.redis) log(`         ${environment.redis.version}; ${redisPersistenceNote}`);
     log(`         ${environment.packages.map((p) => `${p.name} ${p.version}`).join(", ")}`);
+    if (floorsBefore) log(`floors   one call every 20 ms: ${floorsBefore}`);
     log(`plan     ${runs} run(s) x ${scenarios.length} scenario(s) x ${systems.length} system(s)${options.quick ? ", quick sizes" : ""}${cpuProfDir ? `; CPU profiles in ${cpuProfDir}` : ""}`);
     for (const system of systems) {
       const d = describeSystem(system);
@@ -248,6 +253,8 @@ async function main(): Promise<void> {
     for (const note of notes) log(`note: ${note}`);
     const durationSeconds = (Date.now() - started) / 1000;
     log(`\n${n} runs in ${(durationSeconds / 60).toFixed(1)} min; load average at end ${loadAverage()}`);
+    const floorsAfter = needPg || needRedis ? await floors(needPg, needRedis) : "";
+    if (floorsAfter) log(`floors at the end: ${floorsAfter}`);
 
     if (cpuProfDir) {
       for (const line of summariseWorkerProfiles(cpuProfDir)) log(line);
@@ -259,6 +266,7 @@ async function main(): Promise<void> {
         durationSeconds,
         environment,
         failures,
+        floors: floorsBefore ? { after: floorsAfter, before: floorsBefore } : null,
         loadAfter: loadAverage(),
         loadPeak,
         notes,

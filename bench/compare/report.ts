@@ -198,6 +198,8 @@ export interface ReportInput {
   durationSeconds: number;
   environment: Environment;
   failures: string[];
+  /** Round trips and commits of the servers at the start and end of the run (environment.ts floors()). */
+  floors: { after: string; before: string } | null;
   loadAfter: string;
   /** Highest 1-minute load average seen at the end of a run. */
   loadPeak: number;
@@ -261,7 +263,12 @@ export function markdown(input: ReportInput): string {
   const details = detailLines(input.outcomes, systems);
   if (details.length) {
     out.push("### Where the time goes (medians of the runs)", "");
-    out.push("CPU of the worker process(es) and of the database server per job during the processing window (/proc, all threads; the server figure is every postgres or redis-server process of the machine, so it includes any other load). Offload on SQLite has no server: its work is in the worker's figure.", "");
+    out.push(
+      "CPU of the worker process(es) and of the database server per job during the processing window (/proc, all threads; the server figure is every postgres or redis-server process of the machine, so it includes any other load). " +
+        "Offload on SQLite has no server: its work is in the worker's figure. Then what each system asked of its server: on PostgreSQL, jobs per committed transaction and rows inserted, updated or deleted per job " +
+        "(pg_stat_database of the run's own database, the job rows' insertion by the preload excluded), and the share of updates that were HOT (no index entry written; pg_stat_user_tables); on Redis, commands per job.",
+      "",
+    );
     out.push(...details.map((l) => `- ${l}`), "");
   }
   if (input.failures.length) {
@@ -280,6 +287,7 @@ export function markdown(input: ReportInput): string {
   out.push(`- ${env.sqlite}`);
   if (env.postgres) out.push(`- ${env.postgres.version}; ${env.postgres.settings}`);
   if (env.redis) out.push(`- ${env.redis.version}; during the run: ${input.redisPersistenceNote}`);
+  if (input.floors) out.push(`- Floors, one call every 20 ms (no queue enqueues faster): ${input.floors.before} at the start; ${input.floors.after} at the end`);
   out.push(`- Packages: ${env.packages.map((p) => `${p.name} ${p.version}`).join(", ")}`);
   out.push("");
 
@@ -320,9 +328,25 @@ export function detailLines(outcomes: Outcomes, systems: readonly SystemName[]):
       if (!results.length) return [];
       const med = (key: string) => median(results.map((r) => Number(r.details[key])).filter(Number.isFinite));
       const server = med("serverCpuUsPerJob");
-      return [`${SHORT[s]} ${Math.round(med("workerCpuUsPerJob"))} + ${s === "offload-sqlite" ? "–" : Math.round(server)} µs`];
+      const f = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "?");
+      const asked =
+        s === "bullmq"
+          ? `, ${f(med("commandsPerJob"), 1)} Redis commands per job`
+          : s === "offload-sqlite"
+            ? ""
+            : `, ${f(med("jobsPerCommit"), 1)} jobs per commit, ${f(med("rowsWrittenPerJob"), 2)} rows written per job, ${f(med("hotUpdatePercent"), 0)} % of updates HOT`;
+      return [`${SHORT[s]} ${Math.round(med("workerCpuUsPerJob"))} + ${s === "offload-sqlite" ? "–" : Math.round(server)} µs${asked}`];
     });
     if (parts.length) lines.push(`${scenario}, worker + server CPU per job: ${parts.join("; ")}`);
+  }
+  for (const scenario of ["latency", "latency-remote"] as const) {
+    const parts = systems.flatMap((s) => {
+      const results = (outcomes.get(outcomeKey(scenario, s)) ?? []).flatMap((o) => (o.result ? [o.result] : []));
+      if (!results.length) return [];
+      const med = (key: string) => median(results.map((r) => Number(r.details[key])).filter(Number.isFinite));
+      return [`${SHORT[s]} ${med("enqueueReturnedP50Ms").toFixed(2)} + ${med("startAfterReturnP50Ms").toFixed(2)} ms`];
+    });
+    if (parts.length) lines.push(`${scenario}, p50 of enqueue() returning + p50 of the handler's start after that: ${parts.join("; ")}`);
   }
   return lines;
 }

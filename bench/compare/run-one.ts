@@ -235,6 +235,7 @@ async function processing(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioPa
 async function latency(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioParams, { kind: "latency" }>): Promise<RunResult> {
   const total = p.warmup + p.jobs;
   const enqueuedAt = new Array<number>(total).fill(NaN);
+  const returnedAt = new Array<number>(total).fill(NaN);
   const startedAt = new Array<number>(total).fill(NaN);
   let worker: WorkerChild | null = null;
   let started = 0;
@@ -261,6 +262,7 @@ async function latency(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioParam
       const t = now();
       enqueuedAt[i] = t;
       await adapter.enqueueOne({ i, t });
+      returnedAt[i] = now();
     };
     let base = now();
     for (let k = 0; k < p.warmup; k++) await enqueueAt(p.jobs + k, base, k);
@@ -280,7 +282,19 @@ async function latency(spec: RunSpec, adapter: Adapter, p: Extract<ScenarioParam
     const samples = Array.from({ length: p.jobs }, (_, i) => startedAt[i]! - enqueuedAt[i]!);
     if (samples.some((s) => Number.isNaN(s))) throw new Error("a latency job has no start time");
     const summary = summariseLatency(samples);
-    return { details: { max: Number(summary.max.toFixed(2)), mean: Number(summary.mean.toFixed(2)) }, figures: { max: summary.max, p50: summary.p50, p95: summary.p95, p99: summary.p99 }, notes: [] };
+    // Where the time goes: until enqueue() resolved (stored, acknowledged), then until the handler started
+    // (negative when the handler started before the enqueue call returned).
+    const enqueueReturned = summariseLatency(Array.from({ length: p.jobs }, (_, i) => returnedAt[i]! - enqueuedAt[i]!));
+    const afterReturn = summariseLatency(Array.from({ length: p.jobs }, (_, i) => startedAt[i]! - returnedAt[i]!));
+    return {
+      details: {
+        enqueueReturnedP50Ms: Number(enqueueReturned.p50.toFixed(2)),
+        max: Number(summary.max.toFixed(2)),
+        startAfterReturnP50Ms: Number(afterReturn.p50.toFixed(2)),
+      },
+      figures: { max: summary.max, p50: summary.p50, p95: summary.p95, p99: summary.p99 },
+      notes: [],
+    };
   } finally {
     worker?.kill();
   }

@@ -27,7 +27,14 @@ export async function openServerCounters(storage: StorageContext): Promise<Serve
         const { rows } = await client.query<{ commits: string; written: string }>(
           "SELECT xact_commit AS commits, tup_inserted + tup_updated + tup_deleted AS written FROM pg_stat_database WHERE datname = current_database()",
         );
-        return { commits: Number(rows[0]?.commits ?? NaN), rowsWritten: Number(rows[0]?.written ?? NaN) };
+        // HOT updates write no index entry; an update that changes an indexed column writes one in every index of the table.
+        const tables = await client.query<{ hot: string | null; updated: string | null }>("SELECT sum(n_tup_upd) AS updated, sum(n_tup_hot_upd) AS hot FROM pg_stat_user_tables");
+        return {
+          commits: Number(rows[0]?.commits ?? NaN),
+          hotUpdates: Number(tables.rows[0]?.hot ?? 0),
+          rowsWritten: Number(rows[0]?.written ?? NaN),
+          updates: Number(tables.rows[0]?.updated ?? 0),
+        };
       },
     };
   }
@@ -49,5 +56,8 @@ export function perJob(before: Record<string, number>, after: Record<string, num
     out[`${key}PerJob`] = Math.round((1000 * delta) / jobs) / 1000;
     if (key === "commits" && delta > 0) out.jobsPerCommit = Math.round((10 * jobs) / delta) / 10;
   }
+  const updates = (after.updates ?? 0) - (before.updates ?? 0);
+  if (updates > 0) out.hotUpdatePercent = Math.round((100 * ((after.hotUpdates ?? 0) - (before.hotUpdates ?? 0))) / updates);
+  delete out.hotUpdatesPerJob;
   return out;
 }
