@@ -43,7 +43,7 @@ const USAGE = `usage: npm run bench:compare                 (repository root: in
                               comparison, as BullMQ's production guide recommends (the previous setting is
                               restored at the end); as-is: leave the server's setting
   --cpu-prof                  write V8 CPU profiles of the scenario and worker processes and summarise
-                              Offload's processing workers (the profiler slows the runs)
+                              Offload's processing workers and enqueue-one (the profiler slows the runs)
 `;
 
 interface Options {

@@ -41,14 +41,15 @@ export function remapProfile(profile: CpuProfile & { nodes: { callFrame: { colum
   return profile;
 }
 
-/** Summaries of Offload's processing workers' profiles (run 1 of each processing scenario), remapped files written beside them. */
+/** Summaries of Offload's processing workers' profiles and of its enqueue-one scenario process (run 1), remapped files written beside them. */
 export function summariseWorkerProfiles(dir: string): string[] {
   const lines: string[] = [`CPU profiles (remapped to the sources) in ${dir}`];
   const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile") && !f.endsWith(".src.cpuprofile"));
   for (const file of files) {
     const profile = remapProfile(JSON.parse(readFileSync(join(dir, file), "utf8")));
     writeFileSync(join(dir, file.replace(/\.cpuprofile$/, ".src.cpuprofile")), JSON.stringify(profile));
-    if (!/^offload-.*-process-.*-run1-w1\.cpuprofile$/.test(file)) continue;
+    // Offload's processing workers, and the scenario process of its one-at-a-time enqueues (the enqueue path).
+    if (!/^offload-.*-(process-.*-run1-w1|enqueue-one-run1-main)\.cpuprofile$/.test(file)) continue;
     lines.push("", `== ${file}`, ...summariseProfile(profile, 15).map((l) => `  ${l}`));
   }
   return lines;
