@@ -283,6 +283,8 @@ async function main(): Promise<void> {
     if (failures.length) process.exitCode = 1;
   } finally {
     removeBuild();
+    // Whatever a run's own clean-up missed (its storage is removed after each run; this is the safety net).
+    await removeLeftovers(needPg, needRedis).catch((error: unknown) => process.stderr.write(`could not remove leftovers: ${(error as Error).message}\n`));
     await restoreRedis?.();
   }
 }

@@ -156,14 +156,23 @@ export async function freshStorage(system: SystemName): Promise<RunStorage> {
   };
 }
 
-/** Deletes every key matching the pattern (SCAN + UNLINK, so a 1,000,000-job queue goes in seconds). */
+/**
+ * Deletes every key matching the pattern (SCAN + UNLINK, so a 1,000,000-job
+ * queue goes in seconds), scanning again until a whole pass finds none.
+ */
 async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 10_000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== "0");
+  for (let pass = 0; pass < 5; pass++) {
+    let cursor = "0";
+    let found = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 10_000);
+      cursor = next;
+      found += keys.length;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== "0");
+    if (found === 0) return;
+  }
+  throw new Error(`keys matching ${pattern} were still being created after 5 passes`);
 }
 
 /** Databases or keys a killed runner may have left behind, removed before a new comparison. */
