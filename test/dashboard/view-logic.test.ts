@@ -39,8 +39,8 @@ describe("the dashboard's view logic", () => {
     const failed = job({
       attempt: 2,
       errors: [
-        { attempt: 1, at: "2026-01-31T09:00:02.000Z", code: "timeout", message: "Attempt 1 timed out", stack: null },
-        { attempt: 2, at: "2026-01-31T09:00:05.000Z", code: "timeout", message: "Attempt 2 timed out", stack: null },
+        { attempt: 1, at: "2026-01-31T09:00:02.000Z", code: "timeout", message: "Attempt 1 timed out", stack: null, startedAt: null },
+        { attempt: 2, at: "2026-01-31T09:00:05.000Z", code: "timeout", message: "Attempt 2 timed out", stack: null, startedAt: null },
       ],
       finishedAt: "2026-01-31T09:00:05.001Z",
       runAt: "2026-01-31T09:00:03.000Z",
