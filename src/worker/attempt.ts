@@ -40,6 +40,10 @@ export class Attempt {
   handlerSettled = false;
   /** True once start() ran: a job claimed ahead may end (cancelled, released) without ever starting. */
   private handlerStarted = false;
+
+  get started(): boolean {
+    return this.handlerStarted;
+  }
   /** When the handler started (until then, when the job was claimed). */
   startedAt = Date.now();
   /** Milliseconds from start to outcome. */

@@ -181,8 +181,6 @@ export class Worker {
     while (this.state === "running") {
       const wanted: QueueClaim[] = [];
       for (const [queue, slot] of this.slots) {
-        // Attempts settled while waiting (cancelled, lease lost) never start: drop them.
-        if (slot.waiting.some((a) => a.outcomeKnown)) slot.waiting = slot.waiting.filter((a) => !a.outcomeKnown);
         // Claim when a slot is free, or when the jobs claimed ahead run low (the claim's round trip then overlaps their run).
         const prefetch = prefetchFor(slot);
         if (slot.used < slot.limit || slot.waiting.length * 2 < prefetch) {
@@ -300,6 +298,12 @@ export class Worker {
 
   private onOutcome(attempt: Attempt, ack: JobAck | null): void {
     this.outcomesPending--;
+    // Settled while claimed ahead (cancelled, lease lost, shutdown): it never starts, and leaves the line.
+    if (!attempt.started) {
+      const waiting = this.slots.get(attempt.job.queue)?.waiting;
+      const at = waiting?.indexOf(attempt) ?? -1;
+      if (at !== -1) waiting!.splice(at, 1);
+    }
     if (ack) {
       this.outcomes.add({ ack, attempt });
     } else {
@@ -332,8 +336,7 @@ export class Worker {
       const ms = Date.now() - attempt.startedAt;
       slot.avgMs = slot.avgMs === null ? ms : slot.avgMs + DURATION_WEIGHT * (ms - slot.avgMs);
       // A job claimed ahead takes the slot at once, from memory.
-      let next = slot.waiting.shift();
-      while (next?.outcomeKnown) next = slot.waiting.shift();
+      const next = slot.waiting.shift();
       if (next && this.state === "running") {
         try {
           this.runAttempt(next, slot);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { z } from "zod";
 import { nextEvent, waitFor } from "../helpers.js";
-import { gate, openOffload, whenAborted } from "./fixture.js";
+import { gate, openOffload, recordEvents, whenAborted } from "./fixture.js";
 
 const schema = z.object({ hold: z.boolean(), n: z.number() });
 
@@ -65,6 +65,31 @@ describe("prefetch", () => {
     }
     assert.equal(probe.maxRunning(), 2);
     probe.held.open();
+  });
+
+  it("skips a job cancelled while claimed ahead when its turn comes, and runs the rest", async (t) => {
+    const offload = openOffload(t);
+    const probe = defineProbe(offload);
+    await offload.start({ concurrency: 1 });
+    const quick = await probe.type.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ hold: false, n })));
+    await waitFor(async () => (await countsOf(offload)).completed === quick.length);
+    const events = recordEvents(offload, ["job:started"]);
+    const [first, victim, last] = await probe.type.enqueueMany([0, 1, 2].map((n) => ({ hold: true, n })));
+    await waitFor(async () => (await countsOf(offload)).running === 3 && probe.started.has(first!.id), { message: "all three claimed, the first started" });
+    const cancelled = nextEvent(offload, "job:cancelled", (e) => e.id === victim!.id);
+    await offload.cancel(victim!.id);
+    await cancelled;
+    probe.held.open();
+    await waitFor(async () => (await offload.getJob(last!.id))!.status === "completed");
+    assert.equal((await offload.getJob(first!.id))!.status, "completed");
+    assert.equal((await offload.getJob(victim!.id))!.status, "cancelled");
+    assert.equal(probe.started.has(victim!.id), false, "the cancelled job never ran");
+    assert.deepEqual(
+      events.map((e) => e.payload.id),
+      [first!.id, last!.id],
+      "no job:started for the cancelled job",
+    );
+    assert.equal(probe.maxRunning(), 1);
   });
 
   it("claims no more than its free slots while it knows nothing of the jobs' duration", async (t) => {
