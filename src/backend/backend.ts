@@ -208,6 +208,15 @@ export interface BackendCapabilities {
   multiHost: boolean;
   /** Claims skip rows locked by other claimers instead of waiting. */
   skipLocked: boolean;
+  /**
+   * Writes run side by side on separate connections (PostgreSQL), rather
+   * than one after another on one writer (SQLite). The worker then claims and
+   * writes outcomes as separate statements, so that a claim, which need not
+   * wait for its commit to reach the disk, never waits behind acks that do;
+   * on a single writer it sends outcomes with its claim, one transaction
+   * instead of two.
+   */
+  concurrentWrites: boolean;
   /** Engine name: `sqlite` or `postgres`. */
   engine: string;
   /**

@@ -106,6 +106,7 @@ export interface ClaimedJob extends Lease {
 
 /** How an attempt ended, as a worker reports it. */
 export type JobAck = Lease & { progress?: JobProgress } & (
+    /** `resultJson`: JSON text, as `JSON.stringify` writes it (engines store it as given). */
     | { outcome: "completed"; resultJson: string }
     | { error: JobError; outcome: "failed" }
     /** Scheduled again `delayMs` after now, by the database clock. */

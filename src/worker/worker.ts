@@ -83,6 +83,8 @@ export class Worker {
   private readonly maintenance: Maintenance;
   private readonly presence: WorkerPresence;
   private stopping: Promise<void> | null = null;
+  /** Outcomes are written with the claims (single-writer engines), not beside them. */
+  private readonly ridingAcks: boolean;
 
   constructor(
     private readonly backend: Backend,
@@ -105,10 +107,11 @@ export class Worker {
       ready();
       cancel();
     };
+    this.ridingAcks = !backend.capabilities.concurrentWrites;
     this.maintenance = new Maintenance(backend, events, logger, options);
     this.presence = new WorkerPresence(backend, logger, this.id, () => [...this.slots].map(([queue, slot]) => ({ concurrency: slot.limit, queue })));
     this.outcomes = new OutcomeWriter(backend, logger, {
-      claimLoopWillTake: () => this.wakeScheduled && this.state === "running",
+      claimLoopWillTake: () => this.ridingAcks && this.wakeScheduled && this.state === "running",
       onAbandoned: ({ attempt }) => this.forget(attempt),
       onWritten: (pending, result) => this.afterAck(pending, result),
     });
@@ -191,8 +194,11 @@ export class Worker {
       let claimed: ClaimedJob[] = [];
       if (wanted.length > 0) {
         this.wakePending = false;
-        // Outcomes waiting to be written ride on the claim: one transaction per cycle instead of two.
-        const acks = this.outcomes.take();
+        // On a single writer, outcomes waiting to be written ride on the claim: one transaction per cycle
+        // instead of two. Where writes run side by side, the claim goes alone: riding, it waited for the
+        // acks' commit to reach the disk (measured on PostgreSQL, concurrency 10, interleaved runs:
+        // median 27,500 jobs/s riding, 34,200 alone).
+        const acks = this.ridingAcks ? this.outcomes.take() : [];
         const claim = { leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id };
         let ackResults: JobAckResult[] = [];
         try {
@@ -408,6 +414,7 @@ export class Worker {
     const { ack, attempt } = pending;
     this.forget(attempt);
     const { job } = attempt;
+    if (result.applied && result.status === "completed" && !this.events.has("job:completed")) return; // the common case: nothing to tell
     const base = { attempt: job.attempt, id: job.id, queue: job.queue, type: job.type };
     if (!result.applied) {
       this.logger.warn({ ...base, outcome: ack.outcome }, "outcome not written: the lease had been taken over");
@@ -415,7 +422,7 @@ export class Worker {
     }
     switch (result.status) {
       case "completed":
-        if (ack.outcome === "completed" && this.events.has("job:completed")) {
+        if (ack.outcome === "completed") {
           this.events.emit("job:completed", { ...base, durationMs: attempt.durationMs, result: JSON.parse(ack.resultJson) });
         }
         break;

@@ -176,7 +176,7 @@ export function parseSqliteUrl(url: string): SqliteBackendOptions {
  * number of worker processes on one machine.
  */
 export class SqliteBackend implements Backend {
-  readonly capabilities: BackendCapabilities = { engine: "sqlite", listenNotify: false, multiHost: false, skipLocked: false, transactionalEnqueue: "sync" };
+  readonly capabilities: BackendCapabilities = { concurrentWrites: false, engine: "sqlite", listenNotify: false, multiHost: false, skipLocked: false, transactionalEnqueue: "sync" };
   readonly notifier: SqliteNotifier;
   readonly db: Database.Database;
   private readonly stmt: { [K in keyof typeof SQL]: Database.Statement };
