@@ -1652,10 +1652,10 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
         "describes the engine as plain data",
         fixture(async (backend) => {
           const { capabilities } = backend;
-          assert.deepEqual(Object.keys(capabilities).sort(), ["engine", "listenNotify", "multiHost", "skipLocked", "transactionalEnqueue"]);
+          assert.deepEqual(Object.keys(capabilities).sort(), ["concurrentWrites", "engine", "listenNotify", "multiHost", "skipLocked", "transactionalEnqueue"]);
           assert.ok(["async", "sync"].includes(capabilities.transactionalEnqueue));
           assert.ok(["postgres", "sqlite"].includes(capabilities.engine));
-          for (const flag of ["listenNotify", "multiHost", "skipLocked"] as const) assert.equal(typeof capabilities[flag], "boolean");
+          for (const flag of ["concurrentWrites", "listenNotify", "multiHost", "skipLocked"] as const) assert.equal(typeof capabilities[flag], "boolean");
           assert.deepEqual(JSON.parse(JSON.stringify(capabilities)), capabilities);
         }),
       );

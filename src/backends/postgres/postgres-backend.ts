@@ -666,8 +666,13 @@ export class PostgresBackend implements Backend {
    * one statement per ack would have them.
    */
   private async ackOn(client: Queryable, acks: readonly JobAck[], now: number | null): Promise<JobAckResult[]> {
-    const { batch, results } = this.ackBatch(acks);
+    const { allCompleted, batch, results } = this.ackBatch(acks);
     if (batch === null) return results;
+    if (allCompleted) {
+      const rows = await this.query<{ i: number }>(client, this.sql.ackCompleted, [now, batch]);
+      for (const row of rows) results[row.i] = { applied: true, id: acks[row.i]!.id, status: "completed" };
+      return results;
+    }
     const rows = await this.query<{ i: number; status: JobState }>(client, this.sql.ack, [now, batch]);
     for (const row of rows) results[row.i] = { applied: true, id: acks[row.i]!.id, status: row.status };
     return results;
@@ -679,7 +684,8 @@ export class PostgresBackend implements Backend {
    * later acks of the same lease are sent nowhere and reported as not
    * applied, exactly as one statement per ack would have them.
    */
-  private ackBatch(acks: readonly JobAck[]): { batch: string | null; results: JobAckResult[] } {
+  private ackBatch(acks: readonly JobAck[]): { allCompleted: boolean; batch: string | null; results: JobAckResult[] } {
+    let allCompleted = true;
     const seen = new Set<string>();
     const items: string[] = [];
     const results: JobAckResult[] = new Array(acks.length);
@@ -689,6 +695,7 @@ export class PostgresBackend implements Backend {
       const key = `${ack.id} ${ack.leaseToken}`;
       if (seen.has(key) || !UUID.test(ack.id)) continue;
       seen.add(key);
+      if (ack.outcome !== "completed") allCompleted = false;
       // Written as JSON text directly: the result already is JSON text (JobAck.resultJson), and parsing
       // it only to serialise it again cost about 2 % of a worker's time on no-op jobs.
       items.push(
@@ -699,7 +706,7 @@ export class PostgresBackend implements Backend {
           `"progress":${ack.progress ? JSON.stringify(ack.progress) : "null"}}`,
       );
     }
-    return { batch: items.length === 0 ? null : `[${items.join(",")}]`, results };
+    return { allCompleted, batch: items.length === 0 ? null : `[${items.join(",")}]`, results };
   }
 
   async jobHeartbeatMany(params: { leaseMs: number; leases: readonly Lease[]; now?: number; workerId: string }): Promise<JobHeartbeatResult[]> {

@@ -226,6 +226,25 @@ export function buildStatements(schema: string, shard: number) {
       SELECT i, status FROM acked`,
 
     /**
+     * {@link ack} for a batch whose every ack is `completed`, the worker's
+     * steady state: fewer columns to read from the list and no outcome to
+     * branch on per row (measured: 16.2 -> 14.0 µs a job in batches of 250).
+     * Params: now, acks (JSON list of { i, id, token, result, progress }).
+     * Result: the index of each applied ack.
+     */
+    ackCompleted: `
+      WITH c AS (SELECT ${NOW} AS now),
+      a AS (SELECT * FROM json_to_recordset($2::json) AS x(i int, id uuid, token text, result json, progress json)),
+      acked AS (UPDATE ${jobs} j
+        SET status = 'completed', result = a.result, error = NULL, progress = coalesce(a.progress, j.progress),
+            finished_at = c.now, updated_at = c.now, ${LEASE_CLEARED}
+        FROM c, a
+        WHERE j.id = ANY(ARRAY(SELECT id FROM a)) AND j.id = a.id AND j.lease_token = a.token
+        RETURNING a.i, j.status, j.queue, GREATEST(0, j.started_at - j.run_at) AS wait),
+      ${countEnded("acked")}
+      SELECT i FROM acked`,
+
+    /**
      * Acks and a claim in one statement, one round trip and one commit: the
      * worker's steady state. Only for acks that make no job claimable at once
      * (completed, failed, cancelled, retry after a delay): the claim reads the
