@@ -458,7 +458,7 @@ export class PostgresBackend implements Backend {
     }
     const token = randomUUID();
     const [row] = await this.withClient(this.enqueueTimeoutMs, (client) =>
-      this.query<ClaimedRow & { status: "queued" | "running" }>(client, this.sql.insertAndClaim, [
+      this.query<{ claimed_at: number | string; status: "queued" | "running" }>(client, this.sql.insertAndClaim, [
         params.now ?? null,
         job.id,
         job.queue,
@@ -474,8 +474,25 @@ export class PostgresBackend implements Backend {
         this.channel,
       ]),
     );
-    const at = num(row!.claimed_at)!;
-    const claimed = row!.status === "running" ? this.toClaimed([row!], { leaseMs: params.leaseMs, queues: [], workerId: params.workerId }, token)[0]! : null;
+    const at = num(row!.claimed_at);
+    // The statement returns only what the database decided; the job is what was sent.
+    const claimedRow: ClaimedRow = {
+      attempt: 1,
+      claimed_at: at,
+      created_at: at,
+      id: job.id,
+      max_attempts: job.maxAttempts,
+      owner: job.owner,
+      payload: JSON.parse(job.payloadJson),
+      priority: job.priority,
+      progress: null,
+      queue: job.queue,
+      run_at: at,
+      timeout_ms: job.timeoutMs,
+      type: job.type,
+      unique_key: null,
+    };
+    const claimed = row!.status === "running" ? this.toClaimed([claimedRow], { leaseMs: params.leaseMs, queues: [], workerId: params.workerId }, token)[0]! : null;
     const inserted: JobInsertResult = { deduplicated: false, job: insertedRecord(job, { createdAt: at, runAt: at, status: "queued" }) };
     if (claimed) {
       inserted.job = { ...inserted.job, attempt: 1, leaseExpiresAt: at + params.leaseMs, startedAt: at, status: "running", updatedAt: at, workerId: params.workerId };

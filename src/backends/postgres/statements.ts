@@ -171,8 +171,9 @@ export function buildStatements(schema: string, shard: number) {
      * one round trip and one commit instead of an insert, a notification and
      * a claim. Otherwise stored queued, as insert does. Params: now, id,
      * queue, priority, type, payload, maxAttempts, timeoutMs, owner,
-     * workerId, leaseToken, leaseMs, channel. Result: the claimed columns,
-     * status, created_at (the claim's time). `ahead` is MATERIALIZED: inlined,
+     * workerId, leaseToken, leaseMs, channel. Result: status and created_at
+     * (the claim's time) only: the caller sent the rest (returning the
+     * claimed columns cost 0.1 ms of a 1.6 ms statement). `ahead` is MATERIALIZED: inlined,
      * PostgreSQL ran its three probes once for each of the six columns that
      * read it (0.18 ms of a 1.8 ms enqueue here).
      */
@@ -190,7 +191,7 @@ export function buildStatements(schema: string, shard: number) {
              CASE WHEN ahead.blocked THEN NULL ELSE $10 END, CASE WHEN ahead.blocked THEN NULL ELSE $11 END,
              CASE WHEN ahead.blocked THEN NULL ELSE c.now + $12::bigint END, CASE WHEN ahead.blocked THEN NULL ELSE c.now END
       FROM c, ahead
-      RETURNING ${CLAIMED}, j.status, j.created_at AS claimed_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
+      RETURNING j.status, j.created_at AS claimed_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
 
     /** Params: now, types, uniqueKeys. Result: the unfinished jobs holding these keys, with the clock. */
     findUnfinishedByKeys: `
