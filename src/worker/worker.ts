@@ -18,6 +18,8 @@ interface Slot {
   limit: number;
   /** Claimed ahead, waiting for a slot, in claim order: their leases are held and renewed. */
   waiting: Attempt[];
+  /** Jobs asked for by claims in flight. */
+  claiming: number;
   used: number;
 }
 
@@ -45,6 +47,14 @@ function prefetchFor(slot: Slot): number {
 
 /** Longest pause between retries of a failed claim. */
 const MAX_ERROR_BACKOFF_MS = 5_000;
+
+/**
+ * Claims in flight at once where writes run side by side (PostgreSQL): while
+ * one claim is in the database, a second tops up the line, so the slots do
+ * not run dry waiting for a claim that a busy server answers late. A single
+ * writer (SQLite) claims one at a time.
+ */
+const MAX_CLAIMS_IN_FLIGHT = 2;
 
 /**
  * The worker runtime of one process: claims jobs into per-queue slots, runs
@@ -83,6 +93,9 @@ export class Worker {
   private readonly maintenance: Maintenance;
   private readonly presence: WorkerPresence;
   private stopping: Promise<void> | null = null;
+  /** Backoff after a failed claim, and when the next claim may go. */
+  private claimBackoffMs = 0;
+  private claimRetryAt = 0;
   /** Outcomes are written with the claims (single-writer engines), not beside them. */
   private readonly ridingAcks: boolean;
 
@@ -97,7 +110,7 @@ export class Worker {
       typeof options.concurrency === "number"
         ? new Map([...new Set([...types.values()].map((t) => t.options.queue))].map((q) => [q, options.concurrency as number]))
         : options.concurrency;
-    for (const [queue, limit] of queues) this.slots.set(queue, { avgMs: null, limit, used: 0, waiting: [] });
+    for (const [queue, limit] of queues) this.slots.set(queue, { avgMs: null, claiming: 0, limit, used: 0, waiting: [] });
     const ready = backend.notifier.onJobsReady((queue) => {
       if (queue === null || this.slots.has(queue)) this.signal();
     });
@@ -180,49 +193,87 @@ export class Worker {
   }
 
   private async claimLoop(): Promise<void> {
-    let errorBackoff = 0;
+    const inFlight = new Set<Promise<void>>();
+    const maxInFlight = this.ridingAcks ? 1 : MAX_CLAIMS_IN_FLIGHT;
     while (this.state === "running") {
-      const wanted: QueueClaim[] = [];
-      for (const [queue, slot] of this.slots) {
-        // Claim when a slot is free, or when the jobs claimed ahead run low (the claim's round trip then overlaps their run).
-        const prefetch = prefetchFor(slot);
-        if (slot.used < slot.limit || slot.waiting.length * 2 < prefetch) {
-          const want = slot.limit + prefetch - slot.used - slot.waiting.length;
-          if (want > 0) wanted.push({ limit: want, queue });
-        }
+      const backoff = this.claimRetryAt - Date.now();
+      if (backoff > 0) {
+        await this.sleep(backoff);
+        continue;
       }
-      let claimed: ClaimedJob[] = [];
-      if (wanted.length > 0) {
-        this.wakePending = false;
-        // On a single writer, outcomes waiting to be written ride on the claim: one transaction per cycle
-        // instead of two. Where writes run side by side, the claim goes alone: riding, it waited for the
-        // acks' commit to reach the disk (measured on PostgreSQL, concurrency 10, interleaved runs:
-        // median 27,500 jobs/s riding, 34,200 alone).
-        const acks = this.ridingAcks ? this.outcomes.take() : [];
-        const claim = { leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id };
-        let ackResults: JobAckResult[] = [];
-        try {
-          if (acks.length > 0) {
-            ({ acks: ackResults, claimed } = await this.backend.jobAckAndClaim({ acks: acks.map((p) => p.ack), claim }));
-          } else {
-            claimed = await this.backend.jobClaim(claim);
-          }
-          errorBackoff = 0;
-        } catch (error) {
-          if (acks.length > 0) this.outcomes.putBack(acks);
-          errorBackoff = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, errorBackoff * 2));
-          this.logger.warn({ err: error, retryInMs: errorBackoff }, "claim failed; retrying");
-          await this.sleep(errorBackoff);
-          continue;
-        }
-        // Committed: from here on nothing may be mistaken for a failed write.
-        this.outcomes.written(acks, ackResults);
-        for (const job of claimed) this.admitSafely(job);
+      const wanted = inFlight.size < maxInFlight ? this.wantedClaims() : [];
+      if (wanted.length === 0) {
+        await this.sleep(this.options.pollIntervalMs);
+        continue;
       }
-      this.outcomes.flushSoon(true);
-      const filled = claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0);
-      if (!filled && this.state === "running") await this.sleep(this.options.pollIntervalMs);
+      this.wakePending = false;
+      const claiming = this.claimOnce(wanted);
+      if (maxInFlight === 1) {
+        // One claim at a time: wait for it; claim again at once while claims come back full.
+        if (!(await claiming) && this.state === "running") await this.sleep(this.options.pollIntervalMs);
+        continue;
+      }
+      const tracked: Promise<void> = claiming.then((filled) => {
+        inFlight.delete(tracked);
+        // A full claim may leave more to take; a short one waits for a wake-up (new jobs, a slot freed) or the poll.
+        if (filled) this.signal();
+      });
+      inFlight.add(tracked);
     }
+    // Jobs of claims still in flight are admitted when they return, then released by stop() with the rest.
+    await Promise.all(inFlight);
+  }
+
+  /**
+   * What to claim now, per queue: claim when a slot is free, or when the jobs
+   * claimed ahead (and those being claimed) run low, so that the claim's round
+   * trip overlaps their run.
+   */
+  private wantedClaims(): QueueClaim[] {
+    const wanted: QueueClaim[] = [];
+    for (const [queue, slot] of this.slots) {
+      const prefetch = prefetchFor(slot);
+      const line = slot.waiting.length + slot.claiming;
+      if (slot.used < slot.limit || line * 2 < prefetch) {
+        const want = slot.limit + prefetch - slot.used - line;
+        if (want > 0) wanted.push({ limit: want, queue });
+      }
+    }
+    return wanted;
+  }
+
+  /** One claim (with outcomes riding on it on a single writer). Resolves true when every queue got all it asked for. */
+  private async claimOnce(wanted: QueueClaim[]): Promise<boolean> {
+    // On a single writer, outcomes waiting to be written ride on the claim: one transaction per cycle
+    // instead of two. Where writes run side by side, the claim goes alone: riding, it waited for the
+    // acks' commit to reach the disk (measured on PostgreSQL, concurrency 10, interleaved runs:
+    // median 27,500 jobs/s riding, 34,200 alone).
+    const acks = this.ridingAcks ? this.outcomes.take() : [];
+    const claim = { leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id };
+    for (const w of wanted) this.slots.get(w.queue)!.claiming += w.limit;
+    let claimed: ClaimedJob[] = [];
+    let ackResults: JobAckResult[] = [];
+    try {
+      if (acks.length > 0) {
+        ({ acks: ackResults, claimed } = await this.backend.jobAckAndClaim({ acks: acks.map((p) => p.ack), claim }));
+      } else {
+        claimed = await this.backend.jobClaim(claim);
+      }
+      this.claimBackoffMs = 0;
+    } catch (error) {
+      if (acks.length > 0) this.outcomes.putBack(acks);
+      this.claimBackoffMs = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, this.claimBackoffMs * 2));
+      this.claimRetryAt = Date.now() + this.claimBackoffMs;
+      this.logger.warn({ err: error, retryInMs: this.claimBackoffMs }, "claim failed; retrying");
+      return false;
+    } finally {
+      for (const w of wanted) this.slots.get(w.queue)!.claiming -= w.limit;
+    }
+    // Committed: from here on nothing may be mistaken for a failed write.
+    this.outcomes.written(acks, ackResults);
+    for (const job of claimed) this.admitSafely(job);
+    this.outcomes.flushSoon(true);
+    return claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0);
   }
 
   /** Waits for a wake-up, or `ms`. */

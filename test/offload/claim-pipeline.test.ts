@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { z } from "zod";
+import { createOffload, type Offload } from "../../src/index.js";
+import { waitFor } from "../helpers.js";
+import { tempPgSchema } from "../pg.js";
+import { sqliteFixture } from "./fixture.js";
+
+/**
+ * Makes every claim of `offload`'s engine answer `delayMs` late (a busy
+ * database) and counts the claims in flight at once. The claims themselves
+ * are the engine's own.
+ */
+async function slowClaims(offload: Offload, delayMs: number): Promise<{ maxInFlight: () => number }> {
+  const backend = await offload.backend();
+  const claim = backend.jobClaim.bind(backend);
+  const ackAndClaim = backend.jobAckAndClaim.bind(backend);
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const delayed = async <T>(run: () => Promise<T>): Promise<T> => {
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return await run();
+    } finally {
+      inFlight--;
+    }
+  };
+  backend.jobClaim = (params) => delayed(() => claim(params));
+  backend.jobAckAndClaim = (params) => delayed(() => ackAndClaim(params));
+  return { maxInFlight: () => maxInFlight };
+}
+
+/** Runs 1,500 short jobs at concurrency 4 with claims answering 20 ms late; returns what was seen. */
+async function runThrough(offload: Offload) {
+  let running = 0;
+  let maxRunning = 0;
+  const runs = new Map<number, number>();
+  const type = offload.define("quick", { schema: z.object({ n: z.number() }) }, async ({ n }) => {
+    maxRunning = Math.max(maxRunning, ++running);
+    runs.set(n, (runs.get(n) ?? 0) + 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    running--;
+  });
+  await offload.migrate();
+  const probe = await slowClaims(offload, 20);
+  const total = 1_500;
+  for (let n = 0; n < total; n += 500) await type.enqueueMany(Array.from({ length: 500 }, (_, i) => ({ n: n + i })));
+  await offload.start({ concurrency: 4 });
+  await waitFor(async () => (await offload.queueStats()).find((q) => q.queue === "default")!.counts.completed === total, {
+    message: "every job completed",
+    timeoutMs: 30_000,
+  });
+  await offload.stop({ grace: 1_000 });
+  return { maxInFlight: probe.maxInFlight(), maxRunning, runs, total };
+}
+
+describe("claims in flight", () => {
+  it("PostgreSQL: a second claim tops up the line while the first is in the database, never a third, and every job runs once within the concurrency", async (t) => {
+    const schema = tempPgSchema("pipeline");
+    const offload = createOffload({ database: schema.url, logger: false });
+    t.after(async () => {
+      await offload.close({ grace: 0 });
+      await schema.cleanup();
+    });
+    const seen = await runThrough(offload);
+    assert.equal(seen.maxInFlight, 2);
+    assert.ok(seen.maxRunning <= 4, `at most 4 handlers at once, saw ${seen.maxRunning}`);
+    assert.equal(seen.runs.size, seen.total);
+    for (const [n, count] of seen.runs) assert.equal(count, 1, `job ${n} ran ${count} times`);
+  });
+
+  it("SQLite: one claim at a time (a single writer), with every job run once within the concurrency", async (t) => {
+    const offload = sqliteFixture(t).open();
+    const seen = await runThrough(offload);
+    assert.equal(seen.maxInFlight, 1);
+    assert.ok(seen.maxRunning <= 4, `at most 4 handlers at once, saw ${seen.maxRunning}`);
+    assert.equal(seen.runs.size, seen.total);
+    for (const [n, count] of seen.runs) assert.equal(count, 1, `job ${n} ran ${count} times`);
+  });
+});
