@@ -20,6 +20,8 @@ interface Slot {
   waiting: Attempt[];
   /** Jobs asked for by claims in flight. */
   claiming: number;
+  /** Starting the line's next jobs is deferred to the next event-loop turn (see onHandlerSettled). */
+  resumeScheduled: boolean;
   used: number;
 }
 
@@ -110,7 +112,7 @@ export class Worker {
       typeof options.concurrency === "number"
         ? new Map([...new Set([...types.values()].map((t) => t.options.queue))].map((q) => [q, options.concurrency as number]))
         : options.concurrency;
-    for (const [queue, limit] of queues) this.slots.set(queue, { avgMs: null, claiming: 0, limit, used: 0, waiting: [] });
+    for (const [queue, limit] of queues) this.slots.set(queue, { avgMs: null, claiming: 0, limit, resumeScheduled: false, used: 0, waiting: [] });
     const ready = backend.notifier.onJobsReady((queue) => {
       if (queue === null || this.slots.has(queue)) this.signal();
     });
@@ -392,20 +394,41 @@ export class Worker {
       slot.used--;
       const ms = Date.now() - attempt.startedAt;
       slot.avgMs = slot.avgMs === null ? ms : slot.avgMs + DURATION_WEIGHT * (ms - slot.avgMs);
-      // A job claimed ahead takes the slot at once, from memory.
-      const next = slot.waiting.shift();
-      if (next && this.state === "running") {
-        try {
-          this.runAttempt(next, slot);
-        } catch (error) {
-          this.logger.error({ err: error, jobId: next.id }, "could not start the attempt; the job will be rescued when its lease expires");
+      if (this.state === "running" && slot.waiting.length > 0) {
+        if (slot.claiming === 0 && slot.waiting.length * 2 < prefetchFor(slot)) {
+          // The line runs low and no claim is on its way: the claim loop must send one now. Handlers
+          // that return at once settle in one chain of microtasks, which would run the whole line
+          // before the loop (woken through the event loop) and the pool (process.nextTick) get a
+          // turn, so the claim left only once the line was empty (measured: every claim of a no-op
+          // queue asked for the full line, none overlapped). Starting the next job one event-loop
+          // turn later lets the claim go out first.
+          if (!slot.resumeScheduled) {
+            slot.resumeScheduled = true;
+            setImmediate(() => {
+              slot.resumeScheduled = false;
+              this.startFromLine(slot);
+            });
+          }
+        } else {
+          // A job claimed ahead takes the slot at once, from memory.
+          this.startFromLine(slot);
         }
-      } else if (next) {
-        slot.waiting.unshift(next);
       }
     }
     this.signal();
     this.checkCountWaiters();
+  }
+
+  /** Starts jobs claimed ahead into the free slots of `slot`'s queue. */
+  private startFromLine(slot: Slot): void {
+    while (this.state === "running" && slot.used < slot.limit && slot.waiting.length > 0) {
+      const next = slot.waiting.shift()!;
+      try {
+        this.runAttempt(next, slot);
+      } catch (error) {
+        this.logger.error({ err: error, jobId: next.id }, "could not start the attempt; the job will be rescued when its lease expires");
+      }
+    }
   }
 
   /** Gives back every job claimed ahead that has not started (shutdown): released, its attempt refunded. */
