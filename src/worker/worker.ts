@@ -211,14 +211,16 @@ export class Worker {
       this.wakePending = false;
       const claiming = this.claimOnce(wanted);
       if (maxInFlight === 1) {
-        // One claim at a time: wait for it; claim again at once while claims come back full.
-        if (!(await claiming) && this.state === "running") await this.sleep(this.options.pollIntervalMs);
+        // One claim at a time: wait for it; claim again at once while claims come back full, after
+        // the backoff when one failed; a short one waits for a wake-up (new jobs, a slot freed) or the poll.
+        if ((await claiming) === "short" && this.state === "running") await this.sleep(this.options.pollIntervalMs);
         continue;
       }
-      const tracked: Promise<void> = claiming.then((filled) => {
+      const tracked: Promise<void> = claiming.then((outcome) => {
         inFlight.delete(tracked);
-        // A full claim may leave more to take; a short one waits for a wake-up (new jobs, a slot freed) or the poll.
-        if (filled) this.signal();
+        // A full claim may leave more to take, and a failed one is retried after its backoff: the
+        // loop looks again. A short one waits for a wake-up or the poll.
+        if (outcome !== "short") this.signal();
       });
       inFlight.add(tracked);
     }
@@ -244,8 +246,12 @@ export class Worker {
     return wanted;
   }
 
-  /** One claim (with outcomes riding on it on a single writer). Resolves true when every queue got all it asked for. */
-  private async claimOnce(wanted: QueueClaim[]): Promise<boolean> {
+  /**
+   * One claim (with outcomes riding on it on a single writer): `filled` when
+   * every queue got all it asked for, `short` when one got less, `failed`
+   * when the claim failed (retried after {@link claimRetryAt}).
+   */
+  private async claimOnce(wanted: QueueClaim[]): Promise<"failed" | "filled" | "short"> {
     // On a single writer, outcomes waiting to be written ride on the claim: one transaction per cycle
     // instead of two. Where writes run side by side, the claim goes alone: riding, it waited for the
     // acks' commit to reach the disk (measured on PostgreSQL, concurrency 10, interleaved runs:
@@ -267,7 +273,7 @@ export class Worker {
       this.claimBackoffMs = Math.min(MAX_ERROR_BACKOFF_MS, Math.max(100, this.claimBackoffMs * 2));
       this.claimRetryAt = Date.now() + this.claimBackoffMs;
       this.logger.warn({ err: error, retryInMs: this.claimBackoffMs }, "claim failed; retrying");
-      return false;
+      return "failed";
     } finally {
       for (const w of wanted) this.slots.get(w.queue)!.claiming -= w.limit;
     }
@@ -275,7 +281,7 @@ export class Worker {
     this.outcomes.written(acks, ackResults);
     for (const job of claimed) this.admitSafely(job);
     this.outcomes.flushSoon(true);
-    return claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0);
+    return claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0) ? "filled" : "short";
   }
 
   /** Waits for a wake-up, or `ms`. */

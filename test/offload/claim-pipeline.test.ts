@@ -79,4 +79,47 @@ describe("claims in flight", () => {
     assert.equal(seen.runs.size, seen.total);
     for (const [n, count] of seen.runs) assert.equal(count, 1, `job ${n} ran ${count} times`);
   });
+
+  for (const engine of ["PostgreSQL", "SQLite"] as const) {
+    it(`${engine}: a failed claim is retried after its backoff, not at the next poll`, async (t) => {
+      let offload: Offload;
+      if (engine === "PostgreSQL") {
+        const schema = tempPgSchema("claimretry");
+        offload = createOffload({ database: schema.url, logger: false });
+        t.after(async () => {
+          await offload.close({ grace: 0 });
+          await schema.cleanup();
+        });
+      } else {
+        offload = sqliteFixture(t).open();
+      }
+      const type = offload.define("once", { schema: z.object({}) }, async () => "ran");
+      await offload.migrate();
+      const backend = await offload.backend();
+      const claim = backend.jobClaim.bind(backend);
+      let armed = false;
+      let failures = 0;
+      let settledClaims = 0;
+      backend.jobClaim = async (params) => {
+        try {
+          if (armed) {
+            armed = false;
+            failures++;
+            throw new Error("database briefly out of reach");
+          }
+          return await claim(params);
+        } finally {
+          settledClaims++;
+        }
+      };
+      // Polls every 10 minutes: only the retry after the failed claim can find the job in time.
+      await offload.start({ concurrency: 1, pollInterval: "10m" });
+      await waitFor(() => settledClaims > 0, { message: "the worker's first claim" });
+      // A delayed job is not handed over at enqueue: its due-time wake-up claims it, and that claim fails.
+      armed = true;
+      const job = await type.enqueue({}, { delay: 50 });
+      await waitFor(async () => (await offload.getJob(job.id))?.status === "completed", { message: "the job completed after the retried claim", timeoutMs: 5_000 });
+      assert.equal(failures, 1);
+    });
+  }
 });
