@@ -32,8 +32,10 @@ describe("PostgreSQL: an enqueue hands its job to the process's own idle worker"
     await offload.start({ concurrency: 1, pollInterval: "10m" });
     const events = recordEvents(offload, ["job:enqueued", "job:started", "job:completed"]);
 
-    const completed = nextEvent(offload, "job:completed");
     const first = await task.enqueue({ hold: true });
+    // Held until the gate opens, so its completion cannot be missed. (Not the next job:completed of any
+    // job: the two jobs' outcomes may be written by two batches in flight, in either order.)
+    const completed = nextEvent(offload, "job:completed", (e) => e.id === first.id);
     assert.equal(first.status, "running", "stored already claimed");
     assert.equal(first.attempt, 1);
     // The slot is taken: the next enqueue is stored queued, for a claim once the slot frees.
