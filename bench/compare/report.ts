@@ -3,6 +3,7 @@
  * ratio to the best peer per row), the acceptance checks of the issue, and
  * docs/benchmarks.md.
  */
+import { cpus } from "node:os";
 import { PEERS, type SystemDescription, type SystemName } from "./adapter.js";
 import type { Environment } from "./environment.js";
 import type { Row, RunResult, ScenarioName, Sizes } from "./plan.js";
@@ -226,12 +227,12 @@ export function markdown(input: ReportInput): string {
       `the table gives the median (and, below it, every run). The full run took ${(input.durationSeconds / 60).toFixed(1)} minutes.`,
     "",
   );
-  if (input.loadPeak > 1.5) {
-    out.push(
-      `The machine was not quiet: the 1-minute load average reached ${input.loadPeak.toFixed(1)} on its 2 cores during the run (other work shared it), and runs of one cell differ by up to a factor of two in places (see "Every run"): read differences under about 25 % as noise.`,
-      "",
-    );
-  }
+  out.push(
+    `The 1-minute load average peaked at ${input.loadPeak.toFixed(1)} on the machine's ${cpus().length} cores during the run. The benchmark's own processes count in it ` +
+      `(worker processes, the database server, Redis); other work on a shared host may too. Runs of one cell can differ by up to a factor of two on a shared machine ` +
+      `(see "Every run"): read differences under about 25 % as noise.`,
+    "",
+  );
   out.push("## Results", "");
   out.push("↑ higher is better, ↓ lower is better. The last two columns divide each Offload engine's median by the best peer's (BullMQ, graphile-worker, pg-boss) on that row: above 1 is more of the figure.", "");
   out.push(`| figure | ${systems.map((s) => SHORT[s]).join(" | ")} | Offload SQLite ÷ best peer | Offload PostgreSQL ÷ best peer |`);
