@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import pg from "pg";
 import { buildStatements } from "../../src/backends/postgres/statements.js";
-import { withPg } from "../pg.js";
+import { createOffload } from "../../src/index.js";
+import { newJob } from "../conformance/backend-conformance.js";
+import { tempPgSchema, withPg } from "../pg.js";
 
 /**
  * Which statements commit without waiting for the WAL flush: those whose loss
@@ -15,7 +18,7 @@ describe("PostgreSQL commit flush", () => {
     for (const name of ["claim", "heartbeat", "progress", "workerBeat"] as const) {
       assert.match(sql[name], /set_config\('synchronous_commit', 'off', true\)/, name);
     }
-    for (const name of ["insert", "ack", "ackAndClaim", "retry", "requestCancel", "cancelWaiting", "rescueExpired", "queuePause", "idempotencyPut"] as const) {
+    for (const name of ["insert", "ack", "ackCompleted", "ackAndClaim", "claimInTransaction", "retry", "requestCancel", "cancelWaiting", "rescueExpired", "queuePause", "idempotencyPut"] as const) {
       assert.doesNotMatch(sql[name], /synchronous_commit/, name);
     }
   });
@@ -32,5 +35,38 @@ describe("PostgreSQL commit flush", () => {
       await client.query(`WITH c AS (SELECT set_config('synchronous_commit', 'off', true) AS no_flush) SELECT no_flush FROM c`);
       assert.equal((await client.query("SHOW synchronous_commit")).rows[0].synchronous_commit, before);
     });
+  });
+
+  it("keeps the flush for acks and a claim written in one transaction (a release makes its job claimable at once)", async (t) => {
+    const schema = tempPgSchema("flushtx");
+    const offload = createOffload({ database: schema.url, logger: false });
+    t.after(async () => {
+      await offload.close({ grace: 0 });
+      await schema.cleanup();
+    });
+    const backend = await offload.backend();
+    await backend.jobInsertMany({ jobs: [newJob({ queue: "q" })] });
+    const claim = { leaseMs: 10_000, queues: [{ limit: 1, queue: "q" }], workerId: "w" };
+    const [held] = await backend.jobClaim(claim);
+    assert.ok(held);
+
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as string | { text?: string };
+      sent.push(typeof config === "string" ? config : (config.text ?? ""));
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    let result;
+    try {
+      result = await backend.jobAckAndClaim({ acks: [{ id: held.id, leaseToken: held.leaseToken, outcome: "released" }], claim });
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    // The released job is claimed again in the same transaction, whose commit waits for the flush.
+    assert.equal(result.acks[0]!.applied, true);
+    assert.deepEqual(result.claimed.map((c) => c.id), [held.id]);
+    assert.ok(sent.includes("BEGIN") && sent.includes("COMMIT"), "one transaction");
+    for (const text of sent) assert.doesNotMatch(text, /synchronous_commit/);
   });
 });

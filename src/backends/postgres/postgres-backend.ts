@@ -602,9 +602,10 @@ export class PostgresBackend implements Backend {
     const readies = params.acks.some((a) => a.outcome === "released" || (a.outcome === "retry" && a.delayMs <= 0));
     if (!wanted) return { acks: await this.jobAckMany({ acks: params.acks, ...(now === undefined ? {} : { now }) }), claimed: [] };
     if (readies) {
+      // The claim here shares the acks' transaction: it must not turn off the flush their commit waits for.
       return this.transaction(this.queryTimeoutMs, async (client) => {
         const acks = await this.ackOn(client, params.acks, now ?? null);
-        return { acks, claimed: await this.claimOn(client, claim) };
+        return { acks, claimed: await this.claimOn(client, claim, this.sql.claimInTransaction) };
       });
     }
     const { batch, results } = this.ackBatch(params.acks);
@@ -625,10 +626,10 @@ export class PostgresBackend implements Backend {
     return { acks: results, claimed: this.toClaimed(row!.claimed, claim, token) };
   }
 
-  private async claimOn(client: Queryable, params: ClaimParams): Promise<ClaimedJob[]> {
+  private async claimOn(client: Queryable, params: ClaimParams, statement = this.sql.claim): Promise<ClaimedJob[]> {
     const wanted = params.queues.filter((q) => q.limit > 0);
     const token = randomUUID();
-    const rows = await this.query<ClaimedRow>(client, this.sql.claim, [
+    const rows = await this.query<ClaimedRow>(client, statement, [
       params.now ?? null,
       wanted.map((q) => q.queue),
       wanted.map((q) => q.limit),

@@ -218,6 +218,16 @@ export function buildStatements(schema: string, shard: number) {
       ${claimUpdate("$4", "$5", "$6")}`,
 
     /**
+     * {@link claim} for a transaction that also writes what must survive
+     * (acks that make jobs claimable at once, then this claim): the flush
+     * setting would hold for the whole transaction, so this one keeps it.
+     */
+    claimInTransaction: `
+      WITH c AS (SELECT ${NOW} AS now),
+      ${picked("$2", "$3")}
+      ${claimUpdate("$4", "$5", "$6")}`,
+
+    /**
      * Finish attempts, every outcome in one statement. Params: now, acks (JSON
      * list of { i, id, token, outcome, result, error, delay_ms, progress }, at
      * most one per lease). Result: the index and new status of each applied ack.
