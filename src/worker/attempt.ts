@@ -208,7 +208,7 @@ export class Attempt {
     return new AttemptContext(this);
   }
 
-  /** Merges a progress report (validated by the caller) unless the outcome is already known. */
+  /** Validates a progress report (throws on bad values) and merges it, unless the outcome is already known. */
   reportProgress(update: ProgressUpdate): void {
     const parsed = parseProgressUpdate(update);
     if (this.outcomeKnown) return;

@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { z } from "zod";
-import { createOffload, type Offload } from "../../src/index.js";
+import type { Offload } from "../../src/index.js";
 import { waitFor } from "../helpers.js";
-import { tempPgSchema } from "../pg.js";
-import { sqliteFixture } from "./fixture.js";
+import { openOffload, openPgOffload } from "./fixture.js";
 
 /**
  * Makes every claim of `offload`'s engine answer `delayMs` late (a busy
@@ -58,12 +57,7 @@ async function runThrough(offload: Offload) {
 
 describe("claims in flight", () => {
   it("PostgreSQL: a second claim tops up the line while the first is in the database, never a third, and every job runs once within the concurrency", async (t) => {
-    const schema = tempPgSchema("pipeline");
-    const offload = createOffload({ database: schema.url, logger: false });
-    t.after(async () => {
-      await offload.close({ grace: 0 });
-      await schema.cleanup();
-    });
+    const offload = openPgOffload(t, "pipeline");
     const seen = await runThrough(offload);
     assert.equal(seen.maxInFlight, 2);
     assert.ok(seen.maxRunning <= 4, `at most 4 handlers at once, saw ${seen.maxRunning}`);
@@ -72,7 +66,7 @@ describe("claims in flight", () => {
   });
 
   it("SQLite: one claim at a time (a single writer), with every job run once within the concurrency", async (t) => {
-    const offload = sqliteFixture(t).open();
+    const offload = openOffload(t);
     const seen = await runThrough(offload);
     assert.equal(seen.maxInFlight, 1);
     assert.ok(seen.maxRunning <= 4, `at most 4 handlers at once, saw ${seen.maxRunning}`);
@@ -82,17 +76,7 @@ describe("claims in flight", () => {
 
   for (const engine of ["PostgreSQL", "SQLite"] as const) {
     it(`${engine}: a failed claim is retried after its backoff, not at the next poll`, async (t) => {
-      let offload: Offload;
-      if (engine === "PostgreSQL") {
-        const schema = tempPgSchema("claimretry");
-        offload = createOffload({ database: schema.url, logger: false });
-        t.after(async () => {
-          await offload.close({ grace: 0 });
-          await schema.cleanup();
-        });
-      } else {
-        offload = sqliteFixture(t).open();
-      }
+      const offload = engine === "PostgreSQL" ? openPgOffload(t, "claimretry") : openOffload(t);
       const type = offload.define("once", { schema: z.object({}) }, async () => "ran");
       await offload.migrate();
       const backend = await offload.backend();

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
 import { createOffload, OffloadError, type ErrorCode, type JobView, type Offload, type OffloadEventName, type OffloadEvents } from "../../src/index.js";
 import { tempSqlite, waitFor } from "../helpers.js";
+import { tempPgSchema } from "../pg.js";
 
 /**
  * A fresh SQLite file for one test. `open()` creates Offload instances on it
@@ -32,6 +33,20 @@ export function sqliteFixture(t: TestContext): { file: string; open: () => Offlo
 /** One Offload instance on its own temp database, closed after the test. */
 export function openOffload(t: TestContext): Offload {
   return sqliteFixture(t).open();
+}
+
+/** One Offload instance on a fresh PostgreSQL schema (named from `prefix`), closed and the schema dropped after the test. */
+export function openPgOffload(t: TestContext, prefix: string): Offload {
+  const schema = tempPgSchema(prefix);
+  const offload = createOffload({ database: schema.url, logger: false });
+  t.after(async () => {
+    try {
+      await offload.close({ grace: 0 });
+    } finally {
+      await schema.cleanup();
+    }
+  });
+  return offload;
 }
 
 /** Polls `getJob(id)` until `check` holds for the job; returns that view. */

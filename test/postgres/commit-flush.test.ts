@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import pg from "pg";
 import { buildStatements } from "../../src/backends/postgres/statements.js";
-import { createOffload } from "../../src/index.js";
 import { newJob } from "../conformance/backend-conformance.js";
-import { tempPgSchema, withPg } from "../pg.js";
+import { openPgOffload } from "../offload/fixture.js";
+import { withPg } from "../pg.js";
 
 /**
  * Which statements commit without waiting for the WAL flush: those whose loss
@@ -38,12 +38,7 @@ describe("PostgreSQL commit flush", () => {
   });
 
   it("keeps the flush for acks and a claim written in one transaction (a release makes its job claimable at once)", async (t) => {
-    const schema = tempPgSchema("flushtx");
-    const offload = createOffload({ database: schema.url, logger: false });
-    t.after(async () => {
-      await offload.close({ grace: 0 });
-      await schema.cleanup();
-    });
+    const offload = openPgOffload(t, "flushtx");
     const backend = await offload.backend();
     await backend.jobInsertMany({ jobs: [newJob({ queue: "q" })] });
     const claim = { leaseMs: 10_000, queues: [{ limit: 1, queue: "q" }], workerId: "w" };

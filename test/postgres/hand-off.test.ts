@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { z } from "zod";
-import { createOffload } from "../../src/index.js";
 import { nextEvent, waitFor } from "../helpers.js";
-import { gate, recordEvents } from "../offload/fixture.js";
-import { tempPgSchema } from "../pg.js";
+import { gate, openPgOffload, recordEvents } from "../offload/fixture.js";
 
 /**
  * An enqueue made where this process's own worker idles on the job's queue
@@ -13,12 +11,7 @@ import { tempPgSchema } from "../pg.js";
  */
 describe("PostgreSQL: an enqueue hands its job to the process's own idle worker", () => {
   it("stores the job claimed for the local worker, which runs it with no claim of its own, and keeps the lifecycle and slots right", async (t) => {
-    const schema = tempPgSchema("handoff");
-    const offload = createOffload({ database: schema.url, logger: false });
-    t.after(async () => {
-      await offload.close({ grace: 0 });
-      await schema.cleanup();
-    });
+    const offload = openPgOffload(t, "handoff");
     const held = gate();
     let running = 0;
     let maxRunning = 0;
