@@ -329,7 +329,7 @@ export class Worker {
     this.signal();
   }
 
-  /** Tracks a claimed job (its lease is renewed from now on) and starts it, or queues it for its queue's next free slot. */
+  /** Tracks a claimed job (its lease is renewed from now on) and queues it for its queue's slots, starting it when its turn has come. */
   private admit(claimed: ClaimedJob): void {
     const { job } = claimed;
     // This worker may claim a job again whose earlier attempt it still tracks (the lease was lost and
@@ -339,8 +339,14 @@ export class Worker {
     this.active.set(attempt.id, attempt);
     this.outcomesPending++;
     const slot = this.slots.get(job.queue);
-    if (slot && slot.used >= slot.limit) slot.waiting.push(attempt);
-    else this.runAttempt(attempt, slot);
+    if (!slot) {
+      this.runAttempt(attempt, undefined);
+      return;
+    }
+    // Behind the jobs already claimed ahead, even when a slot is free: one whose start was deferred
+    // (see onHandlerSettled) came from an earlier claim and goes first.
+    slot.waiting.push(attempt);
+    this.startFromLine(slot);
   }
 
   private runAttempt(attempt: Attempt, slot: Slot | undefined): void {
