@@ -100,8 +100,19 @@ export interface Backend {
    * before it, claims it in the same statement for `workerId` (the enqueuing
    * process's own idle worker): one round trip instead of an insert and a
    * claim. Otherwise stores it as `jobInsertMany` would (`claimed: null`).
+   *
+   * `onStored` is called with the same answer as soon as the job is committed
+   * and visible, before the commit is confirmed durable: the caller may start
+   * the job there. The promise settles once the job is durable; it rejects if
+   * that cannot be confirmed, even after `onStored` ran.
    */
-  jobInsertAndClaim?(params: { job: JobInsert; leaseMs: number; now?: number; workerId: string }): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }>;
+  jobInsertAndClaim?(params: {
+    job: JobInsert;
+    leaseMs: number;
+    now?: number;
+    onStored?: (stored: { claimed: ClaimedJob | null; inserted: JobInsertResult }) => void;
+    workerId: string;
+  }): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }>;
 
   /**
    * `jobInsertMany` with `tx`, synchronously, for engines whose driver is

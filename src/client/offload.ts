@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { z } from "zod";
 import type { Backend } from "../backend/backend.js";
-import type { JobInsert, JobInsertResult, JobListFilter, MigrationStatus, QueueState } from "../backend/types.js";
+import type { ClaimedJob, JobInsert, JobInsertResult, JobListFilter, MigrationStatus, QueueState } from "../backend/types.js";
 import { DEFAULT_DATABASE, openBackend, type PostgresOptions } from "../backends/open-backend.js";
 import { OffloadError, validationError, type ValidationIssue } from "../errors.js";
 import {
@@ -268,20 +268,22 @@ export class Offload {
     const job = inserts[0]!;
     if (!backend.jobInsertAndClaim || !worker || inserts.length !== 1 || job.uniqueKey !== null || job.runAt !== null || (job.delayMs ?? 0) > 0) return null;
     if (!worker.reserve(job.queue)) return null;
-    let result: Awaited<ReturnType<NonNullable<Backend["jobInsertAndClaim"]>>>;
+    // The job starts as soon as it is committed, while the engine confirms it durable; the enqueue
+    // answers after that. Should the confirmation fail, the job runs anyway: it is committed.
+    let views: EnqueuedJob[] | null = null;
+    const stored = (result: { claimed: ClaimedJob | null; inserted: JobInsertResult }) => {
+      views = this.announce(backend, definition, [result.inserted]);
+      if (result.claimed) worker.admitReserved(result.claimed);
+      else worker.unreserve(job.queue);
+    };
     try {
-      result = await backend.jobInsertAndClaim({ job, leaseMs: worker.leaseMs, workerId: worker.id });
+      const result = await backend.jobInsertAndClaim({ job, leaseMs: worker.leaseMs, onStored: stored, workerId: worker.id });
+      if (!views) stored(result); // an engine that does not call onStored
     } catch (error) {
-      worker.unreserve(job.queue);
+      if (!views) worker.unreserve(job.queue);
       throw error;
     }
-    if (!result.claimed) {
-      worker.unreserve(job.queue);
-      return this.announce(backend, definition, [result.inserted]);
-    }
-    const [view] = this.announce(backend, definition, [result.inserted]);
-    worker.admitReserved(result.claimed);
-    return [view!];
+    return views!;
   }
 
   /** Validates the payloads (sync or async, as the schema is) and builds the rows to store. */

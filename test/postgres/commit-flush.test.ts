@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import pg from "pg";
 import { buildStatements } from "../../src/backends/postgres/statements.js";
 import { newJob } from "../conformance/backend-conformance.js";
@@ -14,8 +14,8 @@ import { withPg } from "../pg.js";
 describe("PostgreSQL commit flush", () => {
   const sql = buildStatements("offload", 0);
 
-  it("turns the flush off, for their own transaction only, in claims, heartbeats, progress and worker rows", () => {
-    for (const name of ["claim", "heartbeat", "progress", "workerBeat"] as const) {
+  it("turns the flush off, for their own transaction only, in claims, heartbeats, progress, worker rows and enqueues that then confirm it", () => {
+    for (const name of ["claim", "heartbeat", "progress", "workerBeat", "insertVisible", "insertAndClaim"] as const) {
       assert.match(sql[name], /set_config\('synchronous_commit', 'off', true\)/, name);
     }
     for (const name of ["insert", "ack", "ackCompleted", "ackAndClaim", "claimInTransaction", "retry", "requestCancel", "cancelWaiting", "rescueExpired", "queuePause", "idempotencyPut"] as const) {
@@ -35,6 +35,44 @@ describe("PostgreSQL commit flush", () => {
       await client.query(`WITH c AS (SELECT set_config('synchronous_commit', 'off', true) AS no_flush) SELECT no_flush FROM c`);
       assert.equal((await client.query("SHOW synchronous_commit")).rows[0].synchronous_commit, before);
     });
+  });
+
+  it("commits an enqueue without the flush, so workers see it at once, then waits for the flush on the same connection before it answers", async (t) => {
+    const offload = openPgOffload(t, "flushenq");
+    const backend = await offload.backend();
+    const sent = recordStatements(t);
+
+    await backend.jobInsertMany({ jobs: [newJob({ queue: "q" }), newJob({ queue: "q" })] });
+    assert.deepEqual(sent.texts(), [sql.insertVisible, sql.confirmDurable]);
+    assert.equal(sent.clients().size, 1, "the flush is waited for on the connection that committed");
+
+    // Handed to this process's worker: onStored comes between the commit and the flush.
+    sent.clear();
+    let storedAt = -1;
+    const job = newJob({ queue: "q2" });
+    const result = await backend.jobInsertAndClaim!({
+      job,
+      leaseMs: 10_000,
+      onStored: (stored) => {
+        storedAt = sent.texts().length;
+        assert.equal(stored.claimed?.id, job.id);
+      },
+      workerId: "w",
+    });
+    assert.equal(result.claimed?.id, job.id);
+    assert.deepEqual(sent.texts(), [sql.insertAndClaim, sql.confirmDurable]);
+    assert.equal(storedAt, 1, "onStored ran after the commit and before the flush was asked for");
+
+    // Inside the application's transaction nothing touches the setting: its commit is the application's.
+    sent.clear();
+    await withPg(async (client) => {
+      await client.query("BEGIN");
+      await backend.jobInsertMany({ jobs: [newJob({ queue: "q" })], tx: client });
+      await client.query("ROLLBACK");
+    });
+    const texts = sent.texts();
+    assert.ok(texts.some((text) => text.includes("INSERT INTO")), "the insert was sent");
+    for (const text of texts) assert.doesNotMatch(text, /synchronous_commit|txid_current/);
   });
 
   it("keeps the flush for acks and a claim written in one transaction (a release makes its job claimable at once)", async (t) => {
@@ -65,3 +103,25 @@ describe("PostgreSQL commit flush", () => {
     for (const text of sent) assert.doesNotMatch(text, /synchronous_commit/);
   });
 });
+
+/** Records the text and connection of every statement any pg client sends, until the test ends. */
+function recordStatements(t: TestContext): { clear: () => void; clients: () => Set<pg.Client>; texts: () => string[] } {
+  let sent: { client: pg.Client; text: string }[] = [];
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const config = args[0] as string | { text?: string };
+    sent.push({ client: this, text: typeof config === "string" ? config : (config.text ?? "") });
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  t.after(() => {
+    pg.Client.prototype.query = query;
+  });
+  return {
+    clear: () => {
+      sent = [];
+    },
+    clients: () => new Set(sent.map((s) => s.client)),
+    // With the test's schema named as in `sql`.
+    texts: () => sent.map((s) => s.text.replaceAll(/"offload_[a-z]+_[0-9a-f]+"/g, "offload")),
+  };
+}

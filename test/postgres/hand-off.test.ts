@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import pg from "pg";
 import { z } from "zod";
 import { nextEvent, waitFor } from "../helpers.js";
 import { gate, openPgOffload, recordEvents } from "../offload/fixture.js";
@@ -47,5 +48,33 @@ describe("PostgreSQL: an enqueue hands its job to the process's own idle worker"
     const paused = await task.enqueue({ hold: false });
     assert.equal(paused.status, "queued");
     await offload.resumeQueue("default");
+  });
+
+  it("starts the job once it is committed, before the enqueue has waited for the flush and answered", async (t) => {
+    const offload = openPgOffload(t, "handoffearly");
+    const started = gate();
+    const task = offload.define("task", { schema: z.object({}) }, async () => {
+      started.open();
+    });
+    await offload.start({ concurrency: 1, pollInterval: "10m" });
+    // The wait for the flush is held back until the handler has started: were the job started only
+    // after the enqueue's answer, neither would ever happen.
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as { text?: string };
+      const send = () => (query as (...a: unknown[]) => unknown).apply(this, args);
+      return typeof config === "object" && config.text?.includes("txid_current()") ? started.promise.then(send) : send();
+    } as typeof query;
+    t.after(() => {
+      pg.Client.prototype.query = query;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const job = await Promise.race([
+      task.enqueue({}),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the handler did not start before the enqueue's flush")), 5_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(job.status, "running");
   });
 });

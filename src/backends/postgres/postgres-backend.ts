@@ -445,20 +445,62 @@ export class PostgresBackend implements Backend {
       }
     }
     const withKeys = params.jobs.some((j) => j.uniqueKey !== null);
-    // Without unique keys one statement does it all (its own transaction); with them, the holder lookup joins it.
-    return withKeys
-      ? this.transaction(this.enqueueTimeoutMs, (client) => this.insertOn(client, params.jobs, params.now ?? null, true))
-      : this.withClient(this.enqueueTimeoutMs, (client) => this.insertOn(client, params.jobs, params.now ?? null, true));
+    // With unique keys, the holder lookup joins the insert in a transaction.
+    if (withKeys) return this.transaction(this.enqueueTimeoutMs, (client) => this.insertOn(client, params.jobs, params.now ?? null, true));
+    // Without them one statement does it all, in its own transaction: committed without waiting for the
+    // flush, so that workers hear of the jobs at once, then made durable before the answer.
+    return this.withClient(this.enqueueTimeoutMs, async (client) => {
+      const results = await this.insertOn(client, params.jobs, params.now ?? null, true, this.sql.insertVisible);
+      await this.confirmDurable(client, results.length === 1 ? results[0]!.job.id : `${results.length} jobs`);
+      return results;
+    });
   }
 
-  async jobInsertAndClaim(params: { job: JobInsert; leaseMs: number; now?: number; workerId: string }): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }> {
+  /**
+   * Waits, on the connection that committed them, for the WAL flush of writes
+   * committed without it. A failure here leaves them committed and seen by
+   * workers, but perhaps not durable: the error says so.
+   */
+  private async confirmDurable(client: pg.PoolClient, what: string): Promise<void> {
+    try {
+      await this.query(client, this.sql.confirmDurable, []);
+    } catch (error) {
+      const e = error as { message?: string };
+      throw new OffloadError(
+        "OFFLOAD_ERR_DATABASE",
+        `PostgreSQL committed ${what} but did not confirm it durable (${e.message ?? String(error)}): workers may have started it, and a crash of the database server now would lose it`,
+        { cause: error },
+      );
+    }
+  }
+
+  async jobInsertAndClaim(params: {
+    job: JobInsert;
+    leaseMs: number;
+    now?: number;
+    onStored?: (stored: { claimed: ClaimedJob | null; inserted: JobInsertResult }) => void;
+    workerId: string;
+  }): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }> {
     const { job } = params;
     if (job.uniqueKey !== null || job.runAt !== null || (job.delayMs ?? 0) > 0) {
       throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "jobInsertAndClaim takes one due job without a uniqueKey");
     }
+    return this.withClient(this.enqueueTimeoutMs, async (client) => {
+      const stored = await this.insertAndClaimOn(client, params);
+      params.onStored?.(stored);
+      await this.confirmDurable(client, `job ${job.id}`);
+      return stored;
+    });
+  }
+
+  /** The insertAndClaim statement, committed without waiting for the flush. */
+  private async insertAndClaimOn(
+    client: pg.PoolClient,
+    params: { job: JobInsert; leaseMs: number; now?: number; workerId: string },
+  ): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }> {
+    const { job } = params;
     const token = randomUUID();
-    const [row] = await this.withClient(this.enqueueTimeoutMs, (client) =>
-      this.query<{ claimed_at: number | string; status: "queued" | "running" }>(client, this.sql.insertAndClaim, [
+    const [row] = await this.query<{ claimed_at: number | string; status: "queued" | "running" }>(client, this.sql.insertAndClaim, [
         params.now ?? null,
         job.id,
         job.queue,
@@ -472,8 +514,7 @@ export class PostgresBackend implements Backend {
         token,
         params.leaseMs,
         this.channel,
-      ]),
-    );
+      ]);
     const at = num(row!.claimed_at);
     // The statement returns only what the database decided; the job is what was sent.
     const claimedRow: ClaimedRow = {
@@ -500,7 +541,7 @@ export class PostgresBackend implements Backend {
     return { claimed, inserted };
   }
 
-  private async insertOn(client: Queryable, jobs: readonly JobInsert[], now: number | null, named: boolean): Promise<JobInsertResult[]> {
+  private async insertOn(client: Queryable, jobs: readonly JobInsert[], now: number | null, named: boolean, statement = this.sql.insert): Promise<JobInsertResult[]> {
     const results: (JobInsertResult | undefined)[] = new Array(jobs.length);
     let pending = jobs.map((job, index) => ({ index, job }));
     // A holder of a unique key can finish between the insert and the lookup; then the job is stored on the next round.
@@ -509,7 +550,7 @@ export class PostgresBackend implements Backend {
       const c = pending.map((p) => p.job);
       const rows = await this.query<Pick<Row, "created_at" | "id" | "run_at"> & { status: "queued" | "scheduled" }>(
         client,
-        this.sql.insert,
+        statement,
         [
           now,
           c.map((j) => j.id),

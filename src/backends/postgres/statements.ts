@@ -29,8 +29,11 @@ export function buildStatements(schema: string, shard: number) {
    * crash), heartbeats and progress (the lease and progress as they were),
    * worker rows. Their commit does not wait for the WAL flush (an fsync: the
    * largest part of a claim's time on an idle worker); the next commit that
-   * waits (an enqueue, an ack) flushes them too. Enqueues, acks, cancels and
-   * retries keep waiting: once they answer, they survive.
+   * waits (an enqueue, an ack) flushes them too. Acks, cancels and retries
+   * keep waiting: once they answer, they survive. Enqueues outside the
+   * application's transaction use it too, then wait for the flush with
+   * {@link confirmDurable} before they answer: workers see the job one flush
+   * sooner, and the enqueue still answers only once the job survives a crash.
    */
   const CLOCK_NO_FLUSH = `c AS (SELECT ${NOW} AS now, set_config('synchronous_commit', 'off', true) AS no_flush)`;
   const UNFINISHED = sqlStateList(UNFINISHED_STATES);
@@ -134,6 +137,22 @@ export function buildStatements(schema: string, shard: number) {
         SELECT e.queue, ${shard}, -count(*) FROM ${source} e WHERE e.status = 'completed' GROUP BY e.queue
         ON CONFLICT (queue, shard) DO UPDATE SET completed = t.completed + excluded.completed)`;
 
+  /** The insert statement with clock CTE `clock` (see {@link insert}). */
+  const insertJobs = (clock: string) => `
+      WITH ${clock}
+      INSERT INTO ${jobs} AS j (id, type, queue, status, priority, payload, max_attempts, timeout_ms, owner, unique_key,
+                                created_at, run_at, updated_at)
+      SELECT n.id, n.type, n.queue,
+             CASE WHEN coalesce(n.run_at, c.now + coalesce(n.delay_ms, 0)) > c.now THEN 'scheduled' ELSE 'queued' END,
+             n.priority, n.payload, n.max_attempts, n.timeout_ms, n.owner, n.unique_key,
+             c.now, coalesce(n.run_at, c.now + coalesce(n.delay_ms, 0)), c.now
+      FROM c, unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::json[], $7::int[], $8::bigint[], $9::text[], $10::text[],
+                     $11::bigint[], $12::bigint[])
+              WITH ORDINALITY AS n(id, type, queue, priority, payload, max_attempts, timeout_ms, owner, unique_key, run_at, delay_ms, ord)
+      ORDER BY n.ord
+      ON CONFLICT (type, unique_key) WHERE unique_key IS NOT NULL AND status IN (${UNFINISHED}) DO NOTHING
+      RETURNING j.id, j.status, j.created_at, j.run_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`;
+
   return {
     /** Result: the database clock in epoch ms. */
     now: `SELECT ${NOW} AS now`,
@@ -148,20 +167,16 @@ export function buildStatements(schema: string, shard: number) {
      * Result: what the database decided of each stored job (id, status,
      * created_at, run_at); the rest is what was sent.
      */
-    insert: `
-      WITH c AS (SELECT ${NOW} AS now)
-      INSERT INTO ${jobs} AS j (id, type, queue, status, priority, payload, max_attempts, timeout_ms, owner, unique_key,
-                                created_at, run_at, updated_at)
-      SELECT n.id, n.type, n.queue,
-             CASE WHEN coalesce(n.run_at, c.now + coalesce(n.delay_ms, 0)) > c.now THEN 'scheduled' ELSE 'queued' END,
-             n.priority, n.payload, n.max_attempts, n.timeout_ms, n.owner, n.unique_key,
-             c.now, coalesce(n.run_at, c.now + coalesce(n.delay_ms, 0)), c.now
-      FROM c, unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::json[], $7::int[], $8::bigint[], $9::text[], $10::text[],
-                     $11::bigint[], $12::bigint[])
-              WITH ORDINALITY AS n(id, type, queue, priority, payload, max_attempts, timeout_ms, owner, unique_key, run_at, delay_ms, ord)
-      ORDER BY n.ord
-      ON CONFLICT (type, unique_key) WHERE unique_key IS NOT NULL AND status IN (${UNFINISHED}) DO NOTHING
-      RETURNING j.id, j.status, j.created_at, j.run_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
+    insert: insertJobs(`c AS (SELECT ${NOW} AS now)`),
+
+    /**
+     * {@link insert} committed without waiting for the WAL flush, then made
+     * durable by {@link confirmDurable} on the same connection before the
+     * enqueue answers: the job is visible to workers (and its notification
+     * sent) about a flush sooner. Never in the application's transaction,
+     * whose commit the setting would change.
+     */
+    insertVisible: insertJobs(CLOCK_NO_FLUSH),
 
     /**
      * Store one due job without a uniqueKey and, unless a ready job of its
@@ -175,10 +190,12 @@ export function buildStatements(schema: string, shard: number) {
      * (the claim's time) only: the caller sent the rest (returning the
      * claimed columns cost 0.1 ms of a 1.6 ms statement). `ahead` is MATERIALIZED: inlined,
      * PostgreSQL ran its three probes once for each of the six columns that
-     * read it (0.18 ms of a 1.8 ms enqueue here).
+     * read it (0.18 ms of a 1.8 ms enqueue here). Committed without waiting
+     * for the flush, as {@link insertVisible}: the worker starts the job while
+     * {@link confirmDurable} makes it durable.
      */
     insertAndClaim: `
-      WITH c AS (SELECT ${NOW} AS now),
+      WITH ${CLOCK_NO_FLUSH},
       ahead AS MATERIALIZED (
         SELECT EXISTS (SELECT 1 FROM ${jobs} WHERE status = 'queued' AND queue = $3 AND priority >= $4)
             OR EXISTS (SELECT 1 FROM ${jobs}, c WHERE status = 'scheduled' AND queue = $3 AND run_at <= c.now AND priority >= $4)
@@ -192,6 +209,14 @@ export function buildStatements(schema: string, shard: number) {
              CASE WHEN ahead.blocked THEN NULL ELSE c.now + $12::bigint END, CASE WHEN ahead.blocked THEN NULL ELSE c.now END
       FROM c, ahead
       RETURNING j.status, j.created_at AS claimed_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
+
+    /**
+     * Waits for the WAL flush of everything this connection committed before
+     * (a commit that waits flushes the log up to its own record, which comes
+     * after theirs): a transaction that only takes a transaction id, so that it
+     * has a commit record to flush. No params.
+     */
+    confirmDurable: "SELECT txid_current() AS xid",
 
     /** Params: now, types, uniqueKeys. Result: the unfinished jobs holding these keys, with the clock. */
     findUnfinishedByKeys: `
