@@ -115,6 +115,20 @@ export interface Backend {
   }): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }>;
 
   /**
+   * Optional (PostgreSQL): the queues where worker `workerId` waits for jobs,
+   * with its free slots there (0 or absent: not waiting). An enqueue in any
+   * process may then store a due job already claimed for it, under a lease of
+   * `leaseMs`, and send it through {@link Notifier.onHandOff}, taking one
+   * free slot. Entries not written again within `ttlMs` are ignored.
+   * Resolves false when the engine wrote the worker as waiting nowhere, since
+   * this process cannot hear hand-offs now (its listener is reconnecting).
+   */
+  waitersPut?(params: { leaseMs: number; queues: readonly { free: number; queue: string }[]; ttlMs: number; workerId: string }): Promise<boolean>;
+
+  /** Optional, with {@link waitersPut}: the worker waits no more; resolves once every hand-off to it has committed. */
+  waitersDelete?(params: { workerId: string }): Promise<void>;
+
+  /**
    * `jobInsertMany` with `tx`, synchronously, for engines whose driver is
    * synchronous (`capabilities.transactionalEnqueue === "sync"`): a
    * better-sqlite3 transaction function cannot span an `await`.
@@ -268,4 +282,13 @@ export interface Notifier {
    * the listener never. Returns an unsubscribe function.
    */
   onCancelRequested(listener: (jobId: string) => void): () => void;
+  /**
+   * Optional (engines with {@link Backend.waitersPut}): jobs that an enqueue
+   * in any process stored already claimed for a worker of this process,
+   * waiting on its queue. The listener must run them (or release them): their
+   * leases are held. Returns an unsubscribe function.
+   */
+  onHandOff?(listener: (claimed: ClaimedJob) => void): () => void;
+  /** True while the engine hears other processes (hand-offs are sent only to workers that hear them). */
+  readonly listening?: boolean;
 }

@@ -100,6 +100,11 @@ export class Worker {
   private claimRetryAt = 0;
   /** Outcomes are written with the claims (single-writer engines), not beside them. */
   private readonly ridingAcks: boolean;
+  /** Free slots per queue as this worker last wrote them to the engine's waiters (engines with hand-offs). */
+  private waitingAs = new Map<string, number>();
+  private waitingWrite: Promise<void> | null = null;
+  private waitingDirty = false;
+  private waitingWrittenAt = 0;
 
   constructor(
     private readonly backend: Backend,
@@ -118,9 +123,12 @@ export class Worker {
     });
     // Another process cancelled a job: if it runs here, abort now instead of at the next heartbeat.
     const cancel = backend.notifier.onCancelRequested((id) => this.cancelLocal(id));
+    // A job an enqueue elsewhere claimed for this worker while it waited: it takes the free slot it was sent for.
+    const handOff = backend.waitersPut && backend.notifier.onHandOff ? backend.notifier.onHandOff((claimed) => this.takeHandOff(claimed)) : () => undefined;
     this.unsubscribe = () => {
       ready();
       cancel();
+      handOff();
     };
     this.ridingAcks = !backend.capabilities.concurrentWrites;
     this.maintenance = new Maintenance(backend, events, logger, options);
@@ -281,7 +289,63 @@ export class Worker {
     this.outcomes.written(acks, ackResults);
     for (const job of claimed) this.admitSafely(job);
     this.outcomes.flushSoon(true);
+    this.writeWaiting(false);
     return claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0) ? "filled" : "short";
+  }
+
+  /**
+   * Tells the engine (where it hands jobs over) the queues where this worker
+   * waits, idle with free slots: nothing claimed ahead, no claim in flight.
+   * Written when that changes, after a claim, and again on heartbeat ticks
+   * (`refresh`) so that the rows stay fresh; one write at a time.
+   */
+  private writeWaiting(refresh: boolean): void {
+    if (!this.backend.waitersPut || this.state !== "running") return;
+    if (this.waitingWrite) {
+      this.waitingDirty = true;
+      return;
+    }
+    const queues = [...this.slots].map(([queue, slot]) => ({
+      free: slot.waiting.length === 0 && slot.claiming === 0 ? Math.max(0, slot.limit - slot.used) : 0,
+      queue,
+    }));
+    const changed = queues.some((q) => (this.waitingAs.get(q.queue) ?? 0) !== q.free);
+    const stale = refresh && queues.some((q) => q.free > 0) && Date.now() - this.waitingWrittenAt >= this.options.heartbeatIntervalMs / 2;
+    if (!changed && !stale) return;
+    const written = new Map(queues.map((q) => [q.queue, q.free]));
+    this.waitingWrite = this.backend
+      .waitersPut({ leaseMs: this.options.leaseMs, queues, ttlMs: this.waitingTtlMs(), workerId: this.id })
+      .then(
+        (waiting) => {
+          this.waitingAs = waiting ? written : new Map();
+          this.waitingWrittenAt = Date.now();
+        },
+        (error: unknown) => {
+          // Unknown what the engine holds now: written again at the next change or tick.
+          this.waitingAs = new Map();
+          this.logger.warn({ err: error }, "could not write where this worker waits for jobs; it claims them as usual");
+        },
+      )
+      .finally(() => {
+        this.waitingWrite = null;
+        if (this.waitingDirty) {
+          this.waitingDirty = false;
+          this.writeWaiting(false);
+        }
+      });
+  }
+
+  /** Rows written where this worker waits stay fresh for two heartbeat ticks and a second, so one missed write does not drop them. */
+  private waitingTtlMs(): number {
+    return 2 * this.options.heartbeatIntervalMs + 1_000;
+  }
+
+  /** A job an enqueue claimed for this worker, in a free slot the worker said it had. */
+  private takeHandOff(claimed: ClaimedJob): void {
+    if (claimed.job.workerId !== this.id) return;
+    const free = this.waitingAs.get(claimed.job.queue);
+    if (free !== undefined && free > 0) this.waitingAs.set(claimed.job.queue, free - 1);
+    this.admitSafely(claimed);
   }
 
   /** Waits for a wake-up, or `ms`. */
@@ -536,6 +600,7 @@ export class Worker {
   }
 
   private async heartbeat(): Promise<void> {
+    this.writeWaiting(true);
     if (this.heartbeating || this.active.size === 0) return;
     this.heartbeating = true;
     const attempts = [...this.active.values()];
@@ -580,6 +645,12 @@ export class Worker {
   private async doStop(graceMs: number): Promise<void> {
     this.state = "stopping";
     this.signal();
+    // No more hand-offs: this returns once those already under way committed, and their jobs arrive
+    // (and are released with the others) while the listener still runs, until unsubscribe below.
+    if (this.backend.waitersDelete) {
+      await this.waitingWrite;
+      await this.backend.waitersDelete({ workerId: this.id }).catch((error: unknown) => this.logger.warn({ err: error }, "could not remove where this worker waits for jobs; the rows expire by themselves"));
+    }
     await this.loopDone;
     this.releaseWaiting();
     await this.maintenance.stop();

@@ -11,7 +11,7 @@ function job(queue: string): JobInsert {
 }
 
 describe("PostgreSQL notifier", () => {
-  it("hears jobs made ready by other sessions, not its own process's (which woke its workers directly)", async () => {
+  it("wakes its subscribers once connected, then hears jobs made ready by other sessions, not its own process's (which woke its workers directly)", async () => {
     const temp = tempPgSchema("notifier");
     const mine = new PostgresBackend({ connectionString: PG_URL, poolSize: 2, schema: temp.schema });
     const theirs = new PostgresBackend({ connectionString: PG_URL, poolSize: 2, schema: temp.schema });
@@ -29,7 +29,8 @@ describe("PostgreSQL notifier", () => {
       // Notifications arrive in commit order: had its own been delivered, it would be heard before this one.
       await theirs.jobInsertMany({ jobs: [job("other")] });
       await other;
-      assert.deepEqual(heard, ["other"]);
+      // null: the wake-up every subscriber gets once the listener is connected.
+      assert.deepEqual(heard, [null, "other"]);
       unsubscribe();
     } finally {
       await mine.close();

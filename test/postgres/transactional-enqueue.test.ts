@@ -136,7 +136,8 @@ describe("PostgreSQL: enqueue inside the application's transaction ({ tx: client
     for (const end of ["COMMIT", "ROLLBACK"] as const) {
       const key = `contended-${end}`;
       await app.query("BEGIN");
-      const inTx = await jobs.sleep.enqueue({ ms: 1 }, { tx: app, uniqueKey: key });
+      // Delayed: were it run and finished at once by the worker, it would hold the key no more.
+      const inTx = await jobs.sleep.enqueue({ ms: 1 }, { delay: 3_600_000, tx: app, uniqueKey: key });
       const outside = jobs.sleep.enqueue({ ms: 1 }, { uniqueKey: key });
       outside.catch(() => undefined);
       // The outside insert is blocked on the unique index by the open transaction. (Asked on another

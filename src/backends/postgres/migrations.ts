@@ -158,6 +158,29 @@ CREATE TABLE {{schema}}.workers (
 ALTER TABLE {{schema}}.queue_stats ADD COLUMN wait_ms bigint NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 5,
+    name: "waiting workers",
+    sql: `
+-- Workers idle on a queue, with free slots: an enqueue in any process hands
+-- its job to one of them directly (stored already claimed for it, the job
+-- sent in a notification on the worker's own channel), so the job starts
+-- without a claim round trip. Written by the idle worker (refreshed while it
+-- waits, removed when it stops or fills up), taken a slot at a time by
+-- enqueues. A row not refreshed by expires_at is ignored. UNLOGGED: no WAL
+-- for these writes; a crash of the server empties the table, which costs
+-- only hand-offs until the workers write their rows again.
+CREATE UNLOGGED TABLE {{schema}}.waiters (
+  queue      text   NOT NULL,
+  worker_id  text   NOT NULL,
+  channel    text   NOT NULL,                     -- the worker process's hand-off channel
+  free       int    NOT NULL,                     -- slots it waits to fill
+  lease_ms   bigint NOT NULL,                     -- the lease its claims take
+  expires_at bigint NOT NULL,                     -- epoch ms, database clock
+  PRIMARY KEY (queue, worker_id)
+);
+`,
+  },
 ];
 
 /** The SQL of a migration for one schema. */

@@ -233,6 +233,50 @@ function isQueryable(value: unknown): value is Queryable {
  * The engine for many workers on many hosts: one PostgreSQL database, a pool
  * per process, LISTEN/NOTIFY wake-ups. See statements.ts for the SQL.
  */
+/** A job an enqueue handed over, from its notification (insertHandingOff). */
+function parseHandOff(payload: string): ClaimedJob {
+  const m = JSON.parse(payload) as {
+    at: number;
+    id: string;
+    lease: number;
+    max: number;
+    owner: string | null;
+    payload: unknown;
+    priority: number;
+    queue: string;
+    t: string;
+    timeout: number | null;
+    type: string;
+    w: string;
+  };
+  return {
+    id: m.id,
+    job: {
+      attempt: 1,
+      cancelRequested: false,
+      createdAt: m.at,
+      finishedAt: null,
+      id: m.id,
+      leaseExpiresAt: m.at + m.lease,
+      maxAttempts: m.max,
+      owner: m.owner,
+      payload: m.payload,
+      priority: m.priority,
+      progress: { ...EMPTY_PROGRESS },
+      queue: m.queue,
+      runAt: m.at,
+      startedAt: m.at,
+      status: "running",
+      timeoutMs: m.timeout,
+      type: m.type,
+      uniqueKey: null,
+      updatedAt: m.at,
+      workerId: m.w,
+    },
+    leaseToken: m.t,
+  };
+}
+
 export class PostgresBackend implements Backend {
   readonly capabilities: BackendCapabilities = {
     concurrentWrites: true,
@@ -249,6 +293,11 @@ export class PostgresBackend implements Backend {
   private readonly quotedSchema: string;
   private readonly channel: string;
   private readonly cancelChannel: string;
+  /** This process's own channel: jobs that enqueues elsewhere hand to its waiting worker come on it. */
+  private readonly handOffChannel = `offload_handoff_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  /** Workers of this process written as waiting (see waitersPut). */
+  private readonly waitingWorkers = new Set<string>();
+  private readonly logger: Logger | null;
   private readonly enqueueTimeoutMs: number;
   private readonly queryTimeoutMs: number;
   private closed = false;
@@ -266,6 +315,7 @@ export class PostgresBackend implements Backend {
         throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", `Invalid PostgreSQL option ${key}: expected a positive whole number, got ${String(value)}`);
       }
     }
+    this.logger = options.logger ?? null;
     this.quotedSchema = `"${this.schema}"`;
     this.channel = `${this.schema}_jobs`;
     this.cancelChannel = `${this.schema}_cancel`;
@@ -300,7 +350,11 @@ export class PostgresBackend implements Backend {
       const id = pid(client);
       if (id !== null) sessions.delete(id);
     });
-    this.notifier = new PostgresNotifier(clientConfig, this.channel, this.cancelChannel, options.logger ?? null, (id) => sessions.has(id));
+    this.notifier = new PostgresNotifier(clientConfig, this.channel, this.cancelChannel, options.logger ?? null, (id) => sessions.has(id), {
+      channel: this.handOffChannel,
+      deaf: () => this.waitersGone(),
+      parse: parseHandOff,
+    });
     this.describe = redact(options.connectionString);
   }
 
@@ -450,7 +504,11 @@ export class PostgresBackend implements Backend {
     // Without them one statement does it all, in its own transaction: committed without waiting for the
     // flush, so that workers hear of the jobs at once, then made durable before the answer.
     return this.withClient(this.enqueueTimeoutMs, async (client) => {
-      const results = await this.insertOn(client, params.jobs, params.now ?? null, true, this.sql.insertVisible);
+      const [one] = params.jobs;
+      const results =
+        params.jobs.length === 1 && one!.runAt === null && !((one!.delayMs ?? 0) > 0)
+          ? [await this.insertHandingOff(client, one!, params.now ?? null)]
+          : await this.insertOn(client, params.jobs, params.now ?? null, true, this.sql.insertVisible);
       await this.confirmDurable(client, results.length === 1 ? results[0]!.job.id : `${results.length} jobs`);
       return results;
     });
@@ -491,6 +549,54 @@ export class PostgresBackend implements Backend {
       await this.confirmDurable(client, `job ${job.id}`);
       return stored;
     });
+  }
+
+  /** One due job, handed to a waiting worker of another process when there is one (insertHandingOff). */
+  private async insertHandingOff(client: pg.PoolClient, job: JobInsert, now: number | null): Promise<JobInsertResult> {
+    const token = randomUUID();
+    const [row] = await this.query<{ created_at: number | string; lease_ms: number | string | null; status: "queued" | "running"; worker_id: string | null }>(
+      client,
+      this.sql.insertHandingOff,
+      [now, job.id, job.queue, job.priority, job.type, job.payloadJson, job.maxAttempts, job.timeoutMs, job.owner, token, this.channel],
+    );
+    const at = num(row!.created_at);
+    const inserted: JobInsertResult = { deduplicated: false, job: insertedRecord(job, { createdAt: at, runAt: at, status: "queued" }) };
+    if (row!.status === "running") {
+      inserted.job = { ...inserted.job, attempt: 1, leaseExpiresAt: at + Number(row!.lease_ms), startedAt: at, status: "running", updatedAt: at, workerId: row!.worker_id };
+    }
+    return inserted;
+  }
+
+  async waitersPut(params: { leaseMs: number; queues: readonly { free: number; queue: string }[]; ttlMs: number; workerId: string }): Promise<boolean> {
+    // A worker whose process does not hear its channel now waits nowhere: a job sent to it would sit until its lease expired.
+    const listening = this.notifier.listening;
+    if (listening && params.queues.some((q) => q.free > 0)) this.waitingWorkers.add(params.workerId);
+    await this.withClient(this.queryTimeoutMs, (client) =>
+      this.query(client, this.sql.waitersPut, [
+        null,
+        params.workerId,
+        this.handOffChannel,
+        params.queues.map((q) => q.queue),
+        params.queues.map((q) => (listening ? q.free : 0)),
+        params.leaseMs,
+        params.ttlMs,
+      ]),
+    );
+    return listening;
+  }
+
+  async waitersDelete(params: { workerId: string }): Promise<void> {
+    await this.withClient(this.queryTimeoutMs, (client) => this.query(client, this.sql.waitersDelete, [[params.workerId]]));
+    this.waitingWorkers.delete(params.workerId);
+  }
+
+  /** The listener is down: this process's workers wait nowhere until they write their rows again. Never throws. */
+  private async waitersGone(): Promise<void> {
+    if (this.waitingWorkers.size === 0 || this.closed) return;
+    const ids = [...this.waitingWorkers];
+    await this.withClient(this.enqueueTimeoutMs, (client) => this.query(client, this.sql.waitersDelete, [ids])).catch((error: unknown) =>
+      this.logger?.warn({ err: briefError(error) }, "could not remove this process's waiting workers; their rows expire by themselves"),
+    );
   }
 
   /** The insertAndClaim statement, committed without waiting for the flush. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import pg from "pg";
 import type { Notifier } from "../../backend/backend.js";
+import type { ClaimedJob } from "../../backend/types.js";
 import type { Logger } from "../../observability/logger.js";
 import { briefError } from "./brief-error.js";
 
@@ -13,9 +14,9 @@ const RECONNECT_MAX_MS = 5_000;
  * notification lost while the listener is down delays a job by at most one
  * poll interval. The listener holds one connection of its own (not from the
  * pool: a pooled connection cannot stay in LISTEN), opened when the first
- * worker subscribes, and reconnects by itself with a doubling delay; after a
- * reconnect it wakes every subscriber once, since jobs may have arrived
- * meanwhile.
+ * worker subscribes, and reconnects by itself with a doubling delay; once
+ * connected (first time or again) it wakes every subscriber once, since jobs
+ * may have arrived before it heard.
  *
  * Jobs are announced by the statements that make them ready (`pg_notify` in
  * the insert, retry and rescue statements), so a job enqueued inside the
@@ -45,6 +46,8 @@ export class PostgresNotifier implements Notifier {
     readonly cancelChannel: string,
     private readonly logger: Logger | null,
     private readonly ownSession: (processId: number) => boolean = () => false,
+    /** This process's own channel, on which enqueues elsewhere send the jobs they hand to its waiting worker; with their parser. */
+    private readonly handOff: { channel: string; deaf: () => Promise<void>; parse: (payload: string) => ClaimedJob } | null = null,
   ) {
     this.emitter.setMaxListeners(0);
   }
@@ -62,7 +65,11 @@ export class PostgresNotifier implements Notifier {
     return this.subscribe("cancel", listener);
   }
 
-  private subscribe<T>(event: "cancel" | "ready", listener: (value: T) => void): () => void {
+  onHandOff(listener: (claimed: ClaimedJob) => void): () => void {
+    return this.subscribe("handOff", listener);
+  }
+
+  private subscribe<T>(event: "cancel" | "handOff" | "ready", listener: (value: T) => void): () => void {
     this.emitter.on(event, listener);
     if (!this.client && !this.connecting && !this.reconnectTimer) void this.connect();
     return () => {
@@ -87,10 +94,11 @@ export class PostgresNotifier implements Notifier {
         if (!this.ownSession(message.processId)) this.emitter.emit("ready", message.payload || null);
       }
       else if (message.channel === this.cancelChannel && message.payload) this.emitter.emit("cancel", message.payload);
+      else if (this.handOff && message.channel === this.handOff.channel && message.payload) this.handedOff(message.payload);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN "${this.channel}"; LISTEN "${this.cancelChannel}"`);
+      await client.query(`LISTEN "${this.channel}"; LISTEN "${this.cancelChannel}"${this.handOff ? `; LISTEN "${this.handOff.channel}"` : ""}`);
       if (this.closed) {
         await client.end().catch(() => undefined);
         return;
@@ -99,10 +107,10 @@ export class PostgresNotifier implements Notifier {
       this.connects++;
       this.client = client;
       this.reconnectDelay = RECONNECT_FIRST_MS;
-      if (reconnected) {
-        this.logger?.info({ channel: this.channel }, "LISTEN connection restored");
-        this.emitter.emit("ready", null);
-      }
+      if (reconnected) this.logger?.info({ channel: this.channel }, "LISTEN connection restored");
+      // Jobs may have arrived before the listener heard: wake every subscriber once. A waiting worker
+      // also writes its rows again then, since it hears hand-offs now.
+      this.emitter.emit("ready", null);
     } catch (error) {
       client.removeAllListeners("end");
       client.end().catch(() => undefined);
@@ -112,17 +120,36 @@ export class PostgresNotifier implements Notifier {
     }
   }
 
+  /** A job an enqueue claimed for this process's worker. One that cannot be read is rescued when its lease expires. */
+  private handedOff(payload: string): void {
+    let claimed: ClaimedJob;
+    try {
+      claimed = this.handOff!.parse(payload);
+    } catch (error) {
+      this.logger?.error({ err: briefError(error) }, "could not read a job handed over; it will be rescued when its lease expires");
+      return;
+    }
+    this.emitter.emit("handOff", claimed);
+  }
+
   private lost(client: pg.Client, error: Error | null): void {
     if (this.client !== client) return;
     this.client = null;
     client.removeAllListeners("end");
     client.end().catch(() => undefined);
-    this.scheduleReconnect(error);
+    const retryInMs = this.reconnectDelay;
+    this.scheduleReconnect(error, false);
+    // Jobs handed over now would not be heard: this process's workers stop waiting for them first (they
+    // write their rows again once they hear again), and only then is the loss reported.
+    const deaf = this.handOff ? this.handOff.deaf() : Promise.resolve();
+    void deaf.finally(() => {
+      if (!this.closed) this.logger?.warn({ err: briefError(error), retryInMs }, "LISTEN connection lost; reconnecting (workers keep polling meanwhile)");
+    });
   }
 
-  private scheduleReconnect(error: unknown): void {
+  private scheduleReconnect(error: unknown, log = true): void {
     if (this.closed || this.reconnectTimer) return;
-    this.logger?.warn({ err: briefError(error), retryInMs: this.reconnectDelay }, "LISTEN connection lost; reconnecting (workers keep polling meanwhile)");
+    if (log) this.logger?.warn({ err: briefError(error), retryInMs: this.reconnectDelay }, "LISTEN connection lost; reconnecting (workers keep polling meanwhile)");
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       void this.connect();

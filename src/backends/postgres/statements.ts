@@ -211,6 +211,72 @@ export function buildStatements(schema: string, shard: number) {
       RETURNING j.status, j.created_at AS claimed_at, CASE WHEN j.status = 'queued' THEN pg_notify($13, j.queue) END AS notified`,
 
     /**
+     * Store one due job without a uniqueKey and, where a worker of another
+     * process waits on its queue (a fresh row in waiters with a free slot)
+     * and no ready job of the queue would be claimed before it and the queue
+     * is not paused, claim it for that worker in the same statement and send
+     * it the job on its own channel: it starts without a claim of its own.
+     * Otherwise stored queued with the queue's notification, as insert does.
+     * The job must fit a notification (8,000 bytes). Committed without
+     * waiting for the flush, as {@link insertVisible}. Params: now, id, queue,
+     * priority, type, payload, maxAttempts, timeoutMs, owner, leaseToken,
+     * channel. Result: status, created_at, and the worker and lease of a job
+     * handed over.
+     */
+    insertHandingOff: `
+      WITH ${CLOCK_NO_FLUSH},
+      w AS MATERIALIZED (
+        UPDATE ${schema}.waiters AS w SET free = w.free - 1
+        FROM c
+        WHERE (w.queue, w.worker_id) = (SELECT x.queue, x.worker_id FROM ${schema}.waiters x, c
+                                          WHERE x.queue = $3::text AND x.free > 0 AND x.expires_at > c.now
+                                          LIMIT 1 FOR UPDATE OF x SKIP LOCKED)
+          AND octet_length($6::json::text) + octet_length($5::text) + octet_length($3::text) + coalesce(octet_length($9::text), 0) <= 7000
+          AND NOT EXISTS (SELECT 1 FROM ${jobs} WHERE status = 'queued' AND queue = $3::text AND priority >= $4::int)
+          AND NOT EXISTS (SELECT 1 FROM ${jobs} WHERE status = 'scheduled' AND queue = $3::text AND run_at <= c.now AND priority >= $4::int)
+          AND NOT EXISTS (SELECT 1 FROM ${schema}.queues WHERE queue = $3::text AND paused_at IS NOT NULL)
+        RETURNING w.worker_id, w.channel, w.lease_ms
+      ),
+      j AS (
+        INSERT INTO ${jobs} (id, type, queue, status, priority, payload, max_attempts, timeout_ms, owner, unique_key,
+                             created_at, run_at, updated_at, attempt, worker_id, lease_token, lease_expires_at, started_at)
+        SELECT $2::uuid, $5::text, $3::text, CASE WHEN w.worker_id IS NULL THEN 'queued' ELSE 'running' END, $4::int, $6::json,
+               $7::int, $8::bigint, $9::text, NULL, c.now, c.now, c.now, CASE WHEN w.worker_id IS NULL THEN 0 ELSE 1 END,
+               w.worker_id, CASE WHEN w.worker_id IS NOT NULL THEN $10::text END, c.now + w.lease_ms,
+               CASE WHEN w.worker_id IS NOT NULL THEN c.now END
+        FROM c LEFT JOIN w ON true
+        RETURNING status, created_at
+      )
+      SELECT j.status, j.created_at, w.worker_id, w.lease_ms,
+             CASE WHEN w.worker_id IS NULL THEN pg_notify($11::text, $3::text)
+                  ELSE pg_notify(w.channel, json_build_object('w', w.worker_id, 'id', $2::uuid, 't', $10::text, 'at', j.created_at,
+                         'lease', w.lease_ms, 'type', $5::text, 'queue', $3::text, 'priority', $4::int, 'payload', $6::json,
+                         'max', $7::int, 'timeout', $8::bigint, 'owner', $9::text)::text) END AS notified
+      FROM j LEFT JOIN w ON true`,
+
+    /**
+     * Write this worker's waiting rows: one per queue with free slots, fresh
+     * for ttlMs; its rows of other queues go. Params: now, workerId, channel,
+     * queues, frees, leaseMs, ttlMs.
+     */
+    waitersPut: `
+      WITH ${CLOCK_NO_FLUSH},
+      n AS (SELECT * FROM unnest($4::text[], $5::int[]) AS n(queue, free) WHERE n.free > 0),
+      gone AS (DELETE FROM ${schema}.waiters w WHERE w.worker_id = $2::text AND w.queue NOT IN (SELECT queue FROM n) RETURNING 1)
+      INSERT INTO ${schema}.waiters AS w (queue, worker_id, channel, free, lease_ms, expires_at)
+      SELECT n.queue, $2::text, $3::text, n.free, $6::bigint, c.now + $7::bigint FROM c, n
+      ON CONFLICT (queue, worker_id) DO UPDATE SET channel = excluded.channel, free = excluded.free, lease_ms = excluded.lease_ms,
+                                                   expires_at = excluded.expires_at`,
+
+    /**
+     * Remove a worker's waiting rows. A row an enqueue is handing a job over
+     * with is locked until that enqueue commits: this waits for it, so every
+     * hand-off to the worker is committed (and its notification sent) when
+     * this returns. Params: workerIds.
+     */
+    waitersDelete: `DELETE FROM ${schema}.waiters WHERE worker_id = ANY($1::text[])`,
+
+    /**
      * Waits for the WAL flush of everything this connection committed before
      * (a commit that waits flushes the log up to its own record, which comes
      * after theirs): a transaction that only takes a transaction id, so that it
