@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { z } from "zod";
 import { createOffload } from "../../src/index.js";
 import { nextEvent, waitFor } from "../helpers.js";
 import { gate } from "../offload/fixture.js";
-import { tempPgSchema, withPg } from "../pg.js";
+import pg from "pg";
+import { PG_URL, tempPgSchema, withPg } from "../pg.js";
 
 /**
  * A worker idle on a queue writes where it waits; an enqueue in another
@@ -75,18 +76,28 @@ describe("PostgreSQL: an enqueue hands its job to a worker of another process wa
     });
     const task = producer.define("task", { schema: z.object({}) }, async () => undefined);
     await producer.migrate();
-    const put = (expiresIn: number) =>
+    // A live session stands for the worker's listener: this test's own connection.
+    const admin = await withPgClient(t);
+    const listenerPid = (await admin.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+    const put = (expiresIn: number, pid = listenerPid) =>
       withPg((c) =>
         c.query(
-          `INSERT INTO "${schema.schema}".waiters (queue, worker_id, channel, free, lease_ms, expires_at)
-           VALUES ('default', 'w', 'nobody_listens', 5, 10000, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint + $1)
-           ON CONFLICT (queue, worker_id) DO UPDATE SET expires_at = excluded.expires_at, free = excluded.free`,
-          [expiresIn],
+          `INSERT INTO "${schema.schema}".waiters (queue, worker_id, channel, free, lease_ms, listener_pid, expires_at)
+           VALUES ('default', 'w', 'nobody_listens', 5, 10000, $2, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint + $1)
+           ON CONFLICT (queue, worker_id) DO UPDATE SET expires_at = excluded.expires_at, free = excluded.free, listener_pid = excluded.listener_pid`,
+          [expiresIn, pid],
         ),
       );
     await put(-1);
     assert.equal((await task.enqueue({})).status, "queued", "expired row");
-    // Fresh row, but the queued job above is ahead: it must be claimed first.
+    // Fresh, but its listener's session is gone.
+    const ended = await withPg(async (c) => (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number);
+    await waitFor(async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [ended])).rowCount === 0, { message: "the closed session to end" });
+    await put(60_000, ended);
+    assert.equal((await task.enqueue({})).status, "queued", "no listener");
+    await withPg((c) => c.query(`DELETE FROM "${schema.schema}".jobs`));
+    // Fresh row, but a queued job is ahead: it must be claimed first.
+    await task.enqueue({});
     await put(60_000);
     assert.equal((await task.enqueue({})).status, "queued", "a job ahead");
     await withPg((c) => c.query(`DELETE FROM "${schema.schema}".jobs`));
@@ -99,3 +110,11 @@ describe("PostgreSQL: an enqueue hands its job to a worker of another process wa
     assert.equal((await task.enqueue({})).status, "queued", "paused");
   });
 });
+
+/** A pg client on the test server, closed after the test. */
+async function withPgClient(t: TestContext): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  t.after(() => client.end());
+  return client;
+}

@@ -167,7 +167,9 @@ ALTER TABLE {{schema}}.queue_stats ADD COLUMN wait_ms bigint NOT NULL DEFAULT 0;
 -- sent in a notification on the worker's own channel), so the job starts
 -- without a claim round trip. Written by the idle worker (refreshed while it
 -- waits, removed when it stops or fills up), taken a slot at a time by
--- enqueues. A row not refreshed by expires_at is ignored. UNLOGGED: no WAL
+-- enqueues. A row not refreshed by expires_at is ignored, and so is one whose
+-- process's LISTEN session (listener_pid) is gone: a job sent there would
+-- not be heard. UNLOGGED: no WAL
 -- for these writes; a crash of the server empties the table, which costs
 -- only hand-offs until the workers write their rows again.
 CREATE UNLOGGED TABLE {{schema}}.waiters (
@@ -176,6 +178,7 @@ CREATE UNLOGGED TABLE {{schema}}.waiters (
   channel    text   NOT NULL,                     -- the worker process's hand-off channel
   free       int    NOT NULL,                     -- slots it waits to fill
   lease_ms   bigint NOT NULL,                     -- the lease its claims take
+  listener_pid int  NOT NULL,                     -- server process of the session that LISTENs on channel
   expires_at bigint NOT NULL,                     -- epoch ms, database clock
   PRIMARY KEY (queue, worker_id)
 );

@@ -277,6 +277,18 @@ function parseHandOff(payload: string): ClaimedJob {
   };
 }
 
+/** A pooled connection that claims share while any is in flight (see PostgresBackend.withClaimSession). */
+interface ClaimSession {
+  /** Set by a failure that leaves the connection unusable: destroyed when the last claim on it ends. */
+  broken: Error | null;
+  client: Promise<pg.PoolClient>;
+  /** Set when the server dropped it while it was ours. */
+  dropped: Error | null;
+  ended?: boolean;
+  inFlight: number;
+  onError: ((error: Error) => void) | null;
+}
+
 export class PostgresBackend implements Backend {
   readonly capabilities: BackendCapabilities = {
     concurrentWrites: true,
@@ -295,6 +307,8 @@ export class PostgresBackend implements Backend {
   private readonly cancelChannel: string;
   /** This process's own channel: jobs that enqueues elsewhere hand to its waiting worker come on it. */
   private readonly handOffChannel = `offload_handoff_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  /** The connection of the claims in flight, if any (see withClaimSession). */
+  private claimSession: ClaimSession | null = null;
   /** Workers of this process written as waiting (see waitersPut). */
   private readonly waitingWorkers = new Set<string>();
   private readonly logger: Logger | null;
@@ -399,6 +413,76 @@ export class PostgresBackend implements Backend {
         client.release(dropped ?? (broken && !isServerError(broken) ? broken : undefined));
       }
     }
+  }
+
+  /**
+   * Runs a claim on the connection of the claims in flight, or on a pooled
+   * connection that becomes theirs until none is left in flight. pg sends a
+   * connection's statements one after the other, the next as soon as the
+   * previous answers, so two claims in flight run on the server in the order
+   * they were sent, the second already on its way while the worker handles
+   * the first: the rows a claim sent earlier gets never come after those of
+   * one sent later. (On two pooled connections the second claim sometimes ran
+   * first, for instance behind the connection set-up of the first, and
+   * jobs of lower priority started before higher ones.) A connection that
+   * errs or overruns the deadline is destroyed, as in {@link withClient}.
+   */
+  private async withClaimSession<T>(timeoutMs: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The PostgreSQL engine is closed");
+    const session = (this.claimSession ??= this.openClaimSession());
+    session.inFlight++;
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new OffloadError("OFFLOAD_ERR_DATABASE", `PostgreSQL at ${this.describe} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      const client = await Promise.race([session.client, expired]);
+      if (session.dropped) throw session.dropped;
+      const work = fn(client);
+      work.catch(() => undefined); // settled by the race below; a late rejection must not go unhandled
+      return await Promise.race([work, expired]);
+    } catch (error) {
+      // Errors the server reports (constraint, syntax) leave the connection usable; others do not.
+      if (!isServerError(error)) session.broken ??= error as Error;
+      throw this.wrap(error, deadline);
+    } finally {
+      clearTimeout(timer);
+      if (--session.inFlight === 0 || session.broken) this.endClaimSession(session);
+    }
+  }
+
+  private openClaimSession(): ClaimSession {
+    const session: ClaimSession = { broken: null, client: this.pool.connect(), dropped: null, inFlight: 0, onError: null };
+    session.client.then(
+      (client) => {
+        // pg-pool hears errors of idle connections only; one dropped while it is ours must not go unheard.
+        session.onError = (error: Error) => {
+          session.dropped = error;
+        };
+        client.on("error", session.onError);
+      },
+      (error: unknown) => {
+        session.broken = error as Error;
+        if (this.claimSession === session) this.claimSession = null;
+      },
+    );
+    return session;
+  }
+
+  /** Gives the connection back to the pool (destroyed if it broke); claims sent from now on take another. */
+  private endClaimSession(session: ClaimSession): void {
+    if (this.claimSession === session) this.claimSession = null;
+    if (session.inFlight > 0) return; // the last claim in flight ends it
+    if (session.ended) return;
+    session.ended = true;
+    session.client.then(
+      (client) => {
+        if (session.onError) client.off("error", session.onError);
+        client.release(session.dropped ?? session.broken ?? undefined);
+      },
+      () => undefined,
+    );
   }
 
   /** Runs `fn` in a transaction on one connection. */
@@ -569,7 +653,8 @@ export class PostgresBackend implements Backend {
 
   async waitersPut(params: { leaseMs: number; queues: readonly { free: number; queue: string }[]; ttlMs: number; workerId: string }): Promise<boolean> {
     // A worker whose process does not hear its channel now waits nowhere: a job sent to it would sit until its lease expired.
-    const listening = this.notifier.listening;
+    const listenerPid = this.notifier.listenerPid;
+    const listening = listenerPid !== null;
     if (listening && params.queues.some((q) => q.free > 0)) this.waitingWorkers.add(params.workerId);
     await this.withClient(this.queryTimeoutMs, (client) =>
       this.query(client, this.sql.waitersPut, [
@@ -580,6 +665,7 @@ export class PostgresBackend implements Backend {
         params.queues.map((q) => (listening ? q.free : 0)),
         params.leaseMs,
         params.ttlMs,
+        listenerPid ?? 0,
       ]),
     );
     return listening;
@@ -736,7 +822,7 @@ export class PostgresBackend implements Backend {
   async jobClaim(params: ClaimParams): Promise<ClaimedJob[]> {
     const wanted = params.queues.filter((q) => q.limit > 0);
     if (wanted.length === 0) return [];
-    return this.withClient(this.queryTimeoutMs, (client) => this.claimOn(client, params));
+    return this.withClaimSession(this.queryTimeoutMs, (client) => this.claimOn(client, params));
   }
 
   async jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }> {

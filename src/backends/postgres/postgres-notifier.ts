@@ -82,6 +82,11 @@ export class PostgresNotifier implements Notifier {
     return this.client !== null;
   }
 
+  /** The server process id of the LISTEN session, while it is up. */
+  get listenerPid(): number | null {
+    return (this.client as (pg.Client & { processID?: number | null }) | null)?.processID ?? null;
+  }
+
   private async connect(): Promise<void> {
     if (this.closed) return;
     this.connecting = true;

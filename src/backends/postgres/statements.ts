@@ -217,6 +217,8 @@ export function buildStatements(schema: string, shard: number) {
      * is not paused, claim it for that worker in the same statement and send
      * it the job on its own channel: it starts without a claim of its own.
      * Otherwise stored queued with the queue's notification, as insert does.
+     * A row whose LISTEN session has ended (its server process is gone) is
+     * passed over: the job would not be heard.
      * The job must fit a notification (8,000 bytes). Committed without
      * waiting for the flush, as {@link insertVisible}. Params: now, id, queue,
      * priority, type, payload, maxAttempts, timeoutMs, owner, leaseToken,
@@ -230,6 +232,7 @@ export function buildStatements(schema: string, shard: number) {
         FROM c
         WHERE (w.queue, w.worker_id) = (SELECT x.queue, x.worker_id FROM ${schema}.waiters x, c
                                           WHERE x.queue = $3::text AND x.free > 0 AND x.expires_at > c.now
+                                            AND EXISTS (SELECT 1 FROM pg_stat_get_activity(x.listener_pid))
                                           LIMIT 1 FOR UPDATE OF x SKIP LOCKED)
           AND octet_length($6::json::text) + octet_length($5::text) + octet_length($3::text) + coalesce(octet_length($9::text), 0) <= 7000
           AND NOT EXISTS (SELECT 1 FROM ${jobs} WHERE status = 'queued' AND queue = $3::text AND priority >= $4::int)
@@ -257,16 +260,16 @@ export function buildStatements(schema: string, shard: number) {
     /**
      * Write this worker's waiting rows: one per queue with free slots, fresh
      * for ttlMs; its rows of other queues go. Params: now, workerId, channel,
-     * queues, frees, leaseMs, ttlMs.
+     * queues, frees, leaseMs, ttlMs, listenerPid.
      */
     waitersPut: `
       WITH ${CLOCK_NO_FLUSH},
       n AS (SELECT * FROM unnest($4::text[], $5::int[]) AS n(queue, free) WHERE n.free > 0),
       gone AS (DELETE FROM ${schema}.waiters w WHERE w.worker_id = $2::text AND w.queue NOT IN (SELECT queue FROM n) RETURNING 1)
-      INSERT INTO ${schema}.waiters AS w (queue, worker_id, channel, free, lease_ms, expires_at)
-      SELECT n.queue, $2::text, $3::text, n.free, $6::bigint, c.now + $7::bigint FROM c, n
+      INSERT INTO ${schema}.waiters AS w (queue, worker_id, channel, free, lease_ms, listener_pid, expires_at)
+      SELECT n.queue, $2::text, $3::text, n.free, $6::bigint, $8::int, c.now + $7::bigint FROM c, n
       ON CONFLICT (queue, worker_id) DO UPDATE SET channel = excluded.channel, free = excluded.free, lease_ms = excluded.lease_ms,
-                                                   expires_at = excluded.expires_at`,
+                                                   listener_pid = excluded.listener_pid, expires_at = excluded.expires_at`,
 
     /**
      * Remove a worker's waiting rows. A row an enqueue is handing a job over
