@@ -117,18 +117,21 @@ export function buildStatements(schema: string, shard: number) {
   /**
    * Counts the jobs that CTE `source` (queue, status, wait) ended completed or
    * failed: into this process's shard of the 10 s window, and completed ones
-   * into the queue's stored total. One upsert per queue and table.
+   * into the queue's stored total. One pass over the source, then one upsert
+   * per queue and table.
    */
-  const countEnded = (source: string) => `bumped AS (
+  const countEnded = (source: string) => `tally AS (
+        SELECT e.queue, count(*) FILTER (WHERE e.status = 'completed') AS completed, count(*) FILTER (WHERE e.status = 'failed') AS failed,
+               sum(e.wait) AS wait
+        FROM ${source} e WHERE e.status IN ('completed', 'failed') GROUP BY e.queue),
+      bumped AS (
         INSERT INTO ${schema}.queue_stats AS t (queue, bucket, shard, completed, failed, wait_ms)
-        SELECT e.queue, c.now - c.now % ${STATS_BUCKET_MS}, ${shard},
-               count(*) FILTER (WHERE e.status = 'completed'), count(*) FILTER (WHERE e.status = 'failed'), sum(e.wait)
-        FROM ${source} e, c WHERE e.status IN ('completed', 'failed') GROUP BY e.queue, c.now
+        SELECT e.queue, c.now - c.now % ${STATS_BUCKET_MS}, ${shard}, e.completed, e.failed, e.wait FROM tally e, c
         ON CONFLICT (queue, bucket, shard) DO UPDATE SET completed = t.completed + excluded.completed, failed = t.failed + excluded.failed,
                                                          wait_ms = t.wait_ms + excluded.wait_ms),
       totalled AS (
         INSERT INTO ${schema}.queue_totals AS t (queue, shard, completed)
-        SELECT e.queue, ${shard}, count(*) FROM ${source} e WHERE e.status = 'completed' GROUP BY e.queue
+        SELECT e.queue, ${shard}, e.completed FROM tally e WHERE e.completed > 0
         ON CONFLICT (queue, shard) DO UPDATE SET completed = t.completed + excluded.completed)`;
 
   /** Takes completed jobs that CTE `source` (queue, status) deleted off their queue's stored total. */
