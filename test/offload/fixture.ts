@@ -37,6 +37,11 @@ export function openOffload(t: TestContext): Offload {
 
 /** One Offload instance on a fresh PostgreSQL schema (named from `prefix`), closed and the schema dropped after the test. */
 export function openPgOffload(t: TestContext, prefix: string): Offload {
+  return pgOffloadFixture(t, prefix).offload;
+}
+
+/** {@link openPgOffload}, with the schema's name for tests that read its tables. */
+export function pgOffloadFixture(t: TestContext, prefix: string): { offload: Offload; schema: string } {
   const schema = tempPgSchema(prefix);
   const offload = createOffload({ database: schema.url, logger: false });
   t.after(async () => {
@@ -46,7 +51,7 @@ export function openPgOffload(t: TestContext, prefix: string): Offload {
       await schema.cleanup();
     }
   });
-  return offload;
+  return { offload, schema: schema.schema };
 }
 
 /** Polls `getJob(id)` until `check` holds for the job; returns that view. */

@@ -3,7 +3,7 @@ import { describe, it, type TestContext } from "node:test";
 import { z } from "zod";
 import { createOffload } from "../../src/index.js";
 import { nextEvent, waitFor } from "../helpers.js";
-import { gate } from "../offload/fixture.js";
+import { gate, pgOffloadFixture } from "../offload/fixture.js";
 import pg from "pg";
 import { PG_URL, tempPgSchema, withPg } from "../pg.js";
 
@@ -65,15 +65,7 @@ describe("PostgreSQL: an enqueue hands its job to a worker of another process wa
   });
 
   it("hands nothing to a worker whose row has expired, nor past a job of the queue that would be claimed first", async (t) => {
-    const schema = tempPgSchema("remotex");
-    const producer = createOffload({ database: schema.url, logger: false });
-    t.after(async () => {
-      try {
-        await producer.close({ grace: 0 });
-      } finally {
-        await schema.cleanup();
-      }
-    });
+    const { offload: producer, schema } = pgOffloadFixture(t, "remotex");
     const task = producer.define("task", { schema: z.object({}) }, async () => undefined);
     await producer.migrate();
     // A live session stands for the worker's listener: this test's own connection.
@@ -82,7 +74,7 @@ describe("PostgreSQL: an enqueue hands its job to a worker of another process wa
     const put = (expiresIn: number, pid = listenerPid) =>
       withPg((c) =>
         c.query(
-          `INSERT INTO "${schema.schema}".waiters (queue, worker_id, channel, free, lease_ms, listener_pid, expires_at)
+          `INSERT INTO "${schema}".waiters (queue, worker_id, channel, free, lease_ms, listener_pid, expires_at)
            VALUES ('default', 'w', 'nobody_listens', 5, 10000, $2, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint + $1)
            ON CONFLICT (queue, worker_id) DO UPDATE SET expires_at = excluded.expires_at, free = excluded.free, listener_pid = excluded.listener_pid`,
           [expiresIn, pid],
@@ -95,15 +87,15 @@ describe("PostgreSQL: an enqueue hands its job to a worker of another process wa
     await waitFor(async () => (await admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [ended])).rowCount === 0, { message: "the closed session to end" });
     await put(60_000, ended);
     assert.equal((await task.enqueue({})).status, "queued", "no listener");
-    await withPg((c) => c.query(`DELETE FROM "${schema.schema}".jobs`));
+    await withPg((c) => c.query(`DELETE FROM "${schema}".jobs`));
     // Fresh row, but a queued job is ahead: it must be claimed first.
     await task.enqueue({});
     await put(60_000);
     assert.equal((await task.enqueue({})).status, "queued", "a job ahead");
-    await withPg((c) => c.query(`DELETE FROM "${schema.schema}".jobs`));
+    await withPg((c) => c.query(`DELETE FROM "${schema}".jobs`));
     const handed = await task.enqueue({});
     assert.equal(handed.status, "running");
-    const [row] = await withPg(async (c) => (await c.query(`SELECT worker_id, lease_token IS NOT NULL AS leased FROM "${schema.schema}".jobs WHERE id = $1`, [handed.id])).rows);
+    const [row] = await withPg(async (c) => (await c.query(`SELECT worker_id, lease_token IS NOT NULL AS leased FROM "${schema}".jobs WHERE id = $1`, [handed.id])).rows);
     assert.deepEqual(row, { leased: true, worker_id: "w" });
     // A paused queue takes nothing.
     await producer.pauseQueue("default");
