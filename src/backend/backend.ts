@@ -66,7 +66,9 @@ export interface Backend {
   /**
    * Claims up to `limit` jobs of each queue (highest priority first, then
    * earliest runAt, then enqueue order), promoting due scheduled jobs first.
-   * Each claim counts an attempt and gives a lease of `leaseMs`.
+   * Each claim counts an attempt and gives a lease of `leaseMs`. Claims one
+   * process has in flight at once run and answer in the order they were
+   * made, so an earlier claim never gets later jobs than a later one.
    */
   jobClaim(params: ClaimParams): Promise<ClaimedJob[]>;
 
@@ -289,6 +291,4 @@ export interface Notifier {
    * leases are held. Returns an unsubscribe function.
    */
   onHandOff?(listener: (claimed: ClaimedJob) => void): () => void;
-  /** True while the engine hears other processes (hand-offs are sent only to workers that hear them). */
-  readonly listening?: boolean;
 }

@@ -34,3 +34,12 @@ export function insertedRecord(job: JobInsert, decided: { createdAt: number; run
     workerId: null,
   };
 }
+
+/**
+ * True for a job an enqueue may hand straight to a worker: due now (no run
+ * time, no delay) and without a uniqueKey (whose holder lookup needs a
+ * transaction).
+ */
+export function canHandOff(job: JobInsert): boolean {
+  return job.uniqueKey === null && job.runAt === null && !((job.delayMs ?? 0) > 0);
+}

@@ -2,6 +2,7 @@ import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { z } from "zod";
 import type { Backend } from "../backend/backend.js";
 import type { ClaimedJob, JobInsert, JobInsertResult, JobListFilter, MigrationStatus, QueueState } from "../backend/types.js";
+import { canHandOff } from "../backend/inserted-record.js";
 import { DEFAULT_DATABASE, openBackend, type PostgresOptions } from "../backends/open-backend.js";
 import { OffloadError, validationError, type ValidationIssue } from "../errors.js";
 import {
@@ -266,7 +267,7 @@ export class Offload {
   private async storeHandingOff(backend: Backend, definition: JobTypeDefinition, inserts: JobInsert[]): Promise<EnqueuedJob[] | null> {
     const worker = this.worker;
     const job = inserts[0]!;
-    if (!backend.jobInsertAndClaim || !worker || inserts.length !== 1 || job.uniqueKey !== null || job.runAt !== null || (job.delayMs ?? 0) > 0) return null;
+    if (!backend.jobInsertAndClaim || !worker || inserts.length !== 1 || !canHandOff(job)) return null;
     if (!worker.reserve(job.queue)) return null;
     // The job starts as soon as it is committed, while the engine confirms it durable; the enqueue
     // answers after that. Should the confirmation fail, the job runs anyway: it is committed.

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
-import type { Backend, ClaimParams, QueueClaim } from "../backend/backend.js";
-import type { ClaimedJob, ClaimedJobRecord, JobAck, JobAckResult } from "../backend/types.js";
+import type { Backend, QueueClaim } from "../backend/backend.js";
+import type { ClaimedJob, JobAck, JobAckResult } from "../backend/types.js";
 import type { JobTypeDefinition } from "../job/definition.js";
 import { toJobErrorView } from "../job/view.js";
 import type { Logger } from "../observability/logger.js";
@@ -48,11 +48,6 @@ function prefetchFor(slot: Slot): number {
   if (slot.avgMs === null) return 0;
   const expected = Math.floor((slot.limit * PREFETCH_HORIZON_MS) / Math.max(slot.avgMs, 0.01));
   return Math.min(MAX_PREFETCH, expected);
-}
-
-/** Claim order: higher priority first, then earlier run time, then id (creation order). */
-function claimOrder(a: ClaimedJobRecord, b: ClaimedJobRecord): number {
-  return b.priority - a.priority || a.runAt - b.runAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /** Longest pause between retries of a failed claim. */
@@ -108,8 +103,6 @@ export class Worker {
   private claimRetryAt = 0;
   /** Outcomes are written with the claims (single-writer engines), not beside them. */
   private readonly ridingAcks: boolean;
-  /** Settles once the latest claim sent has admitted its jobs: claims admit in the order they were sent. */
-  private admitted: Promise<void> = Promise.resolve();
   /** Free slots per queue as this worker last wrote them to the engine's waiters (engines with hand-offs). */
   private waitingAs = new Map<string, number>();
   private waitingWrite: Promise<void> | null = null;
@@ -277,19 +270,6 @@ export class Worker {
     const acks = this.ridingAcks ? this.outcomes.take() : [];
     const claim = { leaseMs: this.options.leaseMs, queues: wanted, workerId: this.id };
     for (const w of wanted) this.slots.get(w.queue)!.claiming += w.limit;
-    // With two claims in flight the second may come back first; its jobs wait for the first's, which
-    // the database usually gave the earlier rows (the line then sorts what it holds by claim order).
-    const before = this.admitted;
-    let admittedNow!: () => void;
-    this.admitted = new Promise((resolve) => (admittedNow = resolve));
-    try {
-      return await this.claimAndAdmit(wanted, acks, claim, before);
-    } finally {
-      admittedNow();
-    }
-  }
-
-  private async claimAndAdmit(wanted: QueueClaim[], acks: PendingOutcome[], claim: ClaimParams, before: Promise<void>): Promise<"failed" | "filled" | "short"> {
     let claimed: ClaimedJob[] = [];
     let ackResults: JobAckResult[] = [];
     try {
@@ -306,7 +286,6 @@ export class Worker {
       this.logger.warn({ err: error, retryInMs: this.claimBackoffMs }, "claim failed; retrying");
       return "failed";
     } finally {
-      await before;
       for (const w of wanted) this.slots.get(w.queue)!.claiming -= w.limit;
     }
     // Committed: from here on nothing may be mistaken for a failed write.
@@ -431,15 +410,10 @@ export class Worker {
       this.runAttempt(attempt, undefined);
       return;
     }
-    // Into the line in claim order, even when a slot is free: one whose start was deferred (see
-    // onHandlerSettled) came from an earlier claim and goes first. Claims return their jobs in claim
-    // order, usually after those already waiting, so this is an append; a job that sorts earlier (a
-    // claim the database served before another still in flight, a hand-off of higher priority) goes
-    // in its place.
-    const line = slot.waiting;
-    let at = line.length;
-    while (at > 0 && claimOrder(line[at - 1]!.job, job) > 0) at--;
-    line.splice(at, 0, attempt);
+    // Behind the jobs already claimed ahead, even when a slot is free: one whose start was deferred
+    // (see onHandlerSettled) came from an earlier claim and goes first. Claims in flight answer in the
+    // order sent (Backend.jobClaim), so the line stays in claim order.
+    slot.waiting.push(attempt);
     this.startFromLine(slot);
   }
 

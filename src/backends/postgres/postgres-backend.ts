@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import pg from "pg";
 import type { Backend, BackendCapabilities, ClaimParams } from "../../backend/backend.js";
 import { planMigrations, migrationChecksum, type AppliedMigration } from "../../backend/migrations.js";
-import { insertedRecord } from "../../backend/inserted-record.js";
+import { canHandOff, insertedRecord } from "../../backend/inserted-record.js";
 import { foldThroughput, minuteBuckets, QueueStatsCollector, zeroCounts } from "../../backend/queue-stats.js";
 import { workerStatuses, type RunningRow, type WorkerRow } from "../../backend/workers.js";
 import type {
@@ -229,54 +229,6 @@ function isQueryable(value: unknown): value is Queryable {
   return typeof value === "object" && value !== null && typeof (value as Queryable).query === "function";
 }
 
-/**
- * The engine for many workers on many hosts: one PostgreSQL database, a pool
- * per process, LISTEN/NOTIFY wake-ups. See statements.ts for the SQL.
- */
-/** A job an enqueue handed over, from its notification (insertHandingOff). */
-function parseHandOff(payload: string): ClaimedJob {
-  const m = JSON.parse(payload) as {
-    at: number;
-    id: string;
-    lease: number;
-    max: number;
-    owner: string | null;
-    payload: unknown;
-    priority: number;
-    queue: string;
-    t: string;
-    timeout: number | null;
-    type: string;
-    w: string;
-  };
-  return {
-    id: m.id,
-    job: {
-      attempt: 1,
-      cancelRequested: false,
-      createdAt: m.at,
-      finishedAt: null,
-      id: m.id,
-      leaseExpiresAt: m.at + m.lease,
-      maxAttempts: m.max,
-      owner: m.owner,
-      payload: m.payload,
-      priority: m.priority,
-      progress: { ...EMPTY_PROGRESS },
-      queue: m.queue,
-      runAt: m.at,
-      startedAt: m.at,
-      status: "running",
-      timeoutMs: m.timeout,
-      type: m.type,
-      uniqueKey: null,
-      updatedAt: m.at,
-      workerId: m.w,
-    },
-    leaseToken: m.t,
-  };
-}
-
 /** A pooled connection that claims share while any is in flight (see PostgresBackend.withClaimSession). */
 interface ClaimSession {
   /** Set by a failure that leaves the connection unusable: destroyed when the last claim on it ends. */
@@ -289,6 +241,86 @@ interface ClaimSession {
   onError: ((error: Error) => void) | null;
 }
 
+/** A claimed row as the worker takes it, under lease `token` of `leaseMs` for `workerId`. */
+function claimedFromRow(row: ClaimedRow, leaseMs: number, workerId: string, token: string): ClaimedJob {
+  const at = num(row.claimed_at);
+  return {
+    id: row.id,
+    job: {
+      attempt: row.attempt,
+      cancelRequested: false,
+      createdAt: num(row.created_at),
+      finishedAt: null,
+      id: row.id,
+      leaseExpiresAt: at + leaseMs,
+      maxAttempts: row.max_attempts,
+      owner: row.owner,
+      payload: row.payload,
+      priority: row.priority,
+      progress: row.progress ?? { ...EMPTY_PROGRESS },
+      queue: row.queue,
+      runAt: num(row.run_at),
+      startedAt: at,
+      status: "running",
+      timeoutMs: num(row.timeout_ms),
+      type: row.type,
+      uniqueKey: row.unique_key,
+      updatedAt: at,
+      workerId,
+    },
+    leaseToken: token,
+  };
+}
+
+/** A job an enqueue handed over, from its notification (insertHandingOff: the claimed columns, the worker, token and lease). */
+function parseHandOff(payload: string): ClaimedJob {
+  const m = JSON.parse(payload) as Omit<ClaimedRow, "attempt" | "created_at" | "progress" | "run_at" | "unique_key"> & {
+    lease_ms: number;
+    token: string;
+    worker_id: string;
+  };
+  const row: ClaimedRow = { ...m, attempt: 1, created_at: m.claimed_at, progress: null, run_at: m.claimed_at, unique_key: null };
+  return claimedFromRow(row, m.lease_ms, m.worker_id, m.token);
+}
+
+/** The claimed row of a job an enqueue stored already claimed, at `at`: what it sent. */
+function claimedRowOf(job: JobInsert, at: number): ClaimedRow {
+  return {
+    attempt: 1,
+    claimed_at: at,
+    created_at: at,
+    id: job.id,
+    max_attempts: job.maxAttempts,
+    owner: job.owner,
+    payload: JSON.parse(job.payloadJson),
+    priority: job.priority,
+    progress: null,
+    queue: job.queue,
+    run_at: at,
+    timeout_ms: job.timeoutMs,
+    type: job.type,
+    unique_key: null,
+  };
+}
+
+/**
+ * What an enqueue stored of one due job, sent as `job`, at `at` (the
+ * database's clock): queued, or running under the lease of the worker it was
+ * handed to.
+ */
+function storedResult(job: JobInsert, at: number, handedTo: { leaseMs: number; workerId: string } | null): JobInsertResult {
+  const queued = insertedRecord(job, { createdAt: at, runAt: at, status: "queued" });
+  if (!handedTo) return { deduplicated: false, job: queued };
+  return {
+    deduplicated: false,
+    job: { ...queued, attempt: 1, leaseExpiresAt: at + handedTo.leaseMs, startedAt: at, status: "running", updatedAt: at, workerId: handedTo.workerId },
+  };
+}
+
+/**
+ * The engine for many workers on many hosts: one PostgreSQL database, a pool
+ * per process, LISTEN/NOTIFY wake-ups. See statements.ts for the SQL.
+ */
 export class PostgresBackend implements Backend {
   readonly capabilities: BackendCapabilities = {
     concurrentWrites: true,
@@ -379,11 +411,7 @@ export class PostgresBackend implements Backend {
    */
   private async withClient<T>(timeoutMs: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The PostgreSQL engine is closed");
-    const deadline = Date.now() + timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new OffloadError("OFFLOAD_ERR_DATABASE", `PostgreSQL at ${this.describe} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
+    const { at: deadline, clear, expired } = this.deadline(timeoutMs);
     let client: pg.PoolClient | null = null;
     let broken: Error | undefined;
     // pg-pool listens for 'error' only on idle connections. A checked-out one that the server drops
@@ -406,13 +434,22 @@ export class PostgresBackend implements Backend {
       broken = error as Error;
       throw this.wrap(error, deadline);
     } finally {
-      clearTimeout(timer);
+      clear();
       // Errors the server reports (constraint, syntax) leave the connection usable; others do not.
       if (client) {
         client.off("error", onError);
         client.release(dropped ?? (broken && !isServerError(broken) ? broken : undefined));
       }
     }
+  }
+
+  /** A promise that rejects `timeoutMs` from now (epoch ms `at`), and `clear` to stop its timer. */
+  private deadline(timeoutMs: number): { at: number; clear: () => void; expired: Promise<never> } {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new OffloadError("OFFLOAD_ERR_DATABASE", `PostgreSQL at ${this.describe} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    return { at: Date.now() + timeoutMs, clear: () => clearTimeout(timer), expired };
   }
 
   /**
@@ -431,11 +468,7 @@ export class PostgresBackend implements Backend {
     if (this.closed) throw new OffloadError("OFFLOAD_ERR_CLOSED", "The PostgreSQL engine is closed");
     const session = (this.claimSession ??= this.openClaimSession());
     session.inFlight++;
-    const deadline = Date.now() + timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new OffloadError("OFFLOAD_ERR_DATABASE", `PostgreSQL at ${this.describe} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
+    const { at: deadline, clear, expired } = this.deadline(timeoutMs);
     try {
       const client = await Promise.race([session.client, expired]);
       if (session.dropped) throw session.dropped;
@@ -447,7 +480,7 @@ export class PostgresBackend implements Backend {
       if (!isServerError(error)) session.broken ??= error as Error;
       throw this.wrap(error, deadline);
     } finally {
-      clearTimeout(timer);
+      clear();
       if (--session.inFlight === 0 || session.broken) this.endClaimSession(session);
     }
   }
@@ -590,8 +623,8 @@ export class PostgresBackend implements Backend {
     return this.withClient(this.enqueueTimeoutMs, async (client) => {
       const [one] = params.jobs;
       const results =
-        params.jobs.length === 1 && one!.runAt === null && !((one!.delayMs ?? 0) > 0)
-          ? [await this.insertHandingOff(client, one!, params.now ?? null)]
+        params.jobs.length === 1 && canHandOff(one!)
+          ? [await this.insertClaimed(client, this.sql.insertHandingOff, one!, params.now ?? null).then(({ at, handedTo }) => storedResult(one!, at, handedTo))]
           : await this.insertOn(client, params.jobs, params.now ?? null, true, this.sql.insertVisible);
       await this.confirmDurable(client, results.length === 1 ? results[0]!.job.id : `${results.length} jobs`);
       return results;
@@ -624,31 +657,40 @@ export class PostgresBackend implements Backend {
     workerId: string;
   }): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }> {
     const { job } = params;
-    if (job.uniqueKey !== null || job.runAt !== null || (job.delayMs ?? 0) > 0) {
+    if (!canHandOff(job)) {
       throw new OffloadError("OFFLOAD_ERR_INVALID_INPUT", "jobInsertAndClaim takes one due job without a uniqueKey");
     }
     return this.withClient(this.enqueueTimeoutMs, async (client) => {
-      const stored = await this.insertAndClaimOn(client, params);
+      const { at, handedTo, token } = await this.insertClaimed(client, this.sql.insertAndClaim, job, params.now ?? null, [params.workerId, params.leaseMs]);
+      // The statement returns only what the database decided; the job is what was sent.
+      const claimed = handedTo && claimedFromRow(claimedRowOf(job, at), handedTo.leaseMs, handedTo.workerId, token);
+      const stored = { claimed, inserted: storedResult(job, at, handedTo) };
       params.onStored?.(stored);
       await this.confirmDurable(client, `job ${job.id}`);
       return stored;
     });
   }
 
-  /** One due job, handed to a waiting worker of another process when there is one (insertHandingOff). */
-  private async insertHandingOff(client: pg.PoolClient, job: JobInsert, now: number | null): Promise<JobInsertResult> {
+  /**
+   * One due job without a uniqueKey, stored by `statement` (insertAndClaim,
+   * insertHandingOff; `extra` are its own params) queued, or claimed for the
+   * worker it was handed to, under a new lease token.
+   */
+  private async insertClaimed(
+    client: pg.PoolClient,
+    statement: string,
+    job: JobInsert,
+    now: number | null,
+    extra: unknown[] = [],
+  ): Promise<{ at: number; handedTo: { leaseMs: number; workerId: string } | null; token: string }> {
     const token = randomUUID();
     const [row] = await this.query<{ created_at: number | string; lease_ms: number | string | null; status: "queued" | "running"; worker_id: string | null }>(
       client,
-      this.sql.insertHandingOff,
-      [now, job.id, job.queue, job.priority, job.type, job.payloadJson, job.maxAttempts, job.timeoutMs, job.owner, token, this.channel],
+      statement,
+      [now, job.id, job.queue, job.priority, job.type, job.payloadJson, job.maxAttempts, job.timeoutMs, job.owner, token, this.channel, ...extra],
     );
-    const at = num(row!.created_at);
-    const inserted: JobInsertResult = { deduplicated: false, job: insertedRecord(job, { createdAt: at, runAt: at, status: "queued" }) };
-    if (row!.status === "running") {
-      inserted.job = { ...inserted.job, attempt: 1, leaseExpiresAt: at + Number(row!.lease_ms), startedAt: at, status: "running", updatedAt: at, workerId: row!.worker_id };
-    }
-    return inserted;
+    const handedTo = row!.status === "running" ? { leaseMs: Number(row!.lease_ms), workerId: row!.worker_id! } : null;
+    return { at: num(row!.created_at), handedTo, token };
   }
 
   async waitersPut(params: { leaseMs: number; queues: readonly { free: number; queue: string }[]; ttlMs: number; workerId: string }): Promise<boolean> {
@@ -683,54 +725,6 @@ export class PostgresBackend implements Backend {
     await this.withClient(this.enqueueTimeoutMs, (client) => this.query(client, this.sql.waitersDelete, [ids])).catch((error: unknown) =>
       this.logger?.warn({ err: briefError(error) }, "could not remove this process's waiting workers; their rows expire by themselves"),
     );
-  }
-
-  /** The insertAndClaim statement, committed without waiting for the flush. */
-  private async insertAndClaimOn(
-    client: pg.PoolClient,
-    params: { job: JobInsert; leaseMs: number; now?: number; workerId: string },
-  ): Promise<{ claimed: ClaimedJob | null; inserted: JobInsertResult }> {
-    const { job } = params;
-    const token = randomUUID();
-    const [row] = await this.query<{ claimed_at: number | string; status: "queued" | "running" }>(client, this.sql.insertAndClaim, [
-        params.now ?? null,
-        job.id,
-        job.queue,
-        job.priority,
-        job.type,
-        job.payloadJson,
-        job.maxAttempts,
-        job.timeoutMs,
-        job.owner,
-        params.workerId,
-        token,
-        params.leaseMs,
-        this.channel,
-      ]);
-    const at = num(row!.claimed_at);
-    // The statement returns only what the database decided; the job is what was sent.
-    const claimedRow: ClaimedRow = {
-      attempt: 1,
-      claimed_at: at,
-      created_at: at,
-      id: job.id,
-      max_attempts: job.maxAttempts,
-      owner: job.owner,
-      payload: JSON.parse(job.payloadJson),
-      priority: job.priority,
-      progress: null,
-      queue: job.queue,
-      run_at: at,
-      timeout_ms: job.timeoutMs,
-      type: job.type,
-      unique_key: null,
-    };
-    const claimed = row!.status === "running" ? this.toClaimed([claimedRow], { leaseMs: params.leaseMs, queues: [], workerId: params.workerId }, token)[0]! : null;
-    const inserted: JobInsertResult = { deduplicated: false, job: insertedRecord(job, { createdAt: at, runAt: at, status: "queued" }) };
-    if (claimed) {
-      inserted.job = { ...inserted.job, attempt: 1, leaseExpiresAt: at + params.leaseMs, startedAt: at, status: "running", updatedAt: at, workerId: params.workerId };
-    }
-    return { claimed, inserted };
   }
 
   private async insertOn(client: Queryable, jobs: readonly JobInsert[], now: number | null, named: boolean, statement = this.sql.insert): Promise<JobInsertResult[]> {
@@ -875,36 +869,9 @@ export class PostgresBackend implements Backend {
 
   private toClaimed(rows: ClaimedRow[], params: ClaimParams, token: string): ClaimedJob[] {
     rows.sort(claimOrder);
-    return rows.map((row) => {
-      const at = num(row.claimed_at);
-      return {
-        id: row.id,
-        job: {
-          attempt: row.attempt,
-          cancelRequested: false,
-          createdAt: num(row.created_at),
-          finishedAt: null,
-          id: row.id,
-          leaseExpiresAt: at + params.leaseMs,
-          maxAttempts: row.max_attempts,
-          owner: row.owner,
-          payload: row.payload,
-          priority: row.priority,
-          progress: row.progress ?? { ...EMPTY_PROGRESS },
-          queue: row.queue,
-          runAt: num(row.run_at),
-          startedAt: at,
-          status: "running" as const,
-          timeoutMs: num(row.timeout_ms),
-          type: row.type,
-          uniqueKey: row.unique_key,
-          updatedAt: at,
-          workerId: params.workerId,
-        },
-        leaseToken: token,
-      };
-    });
+    return rows.map((row) => claimedFromRow(row, params.leaseMs, params.workerId, token));
   }
+
 
   async jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]> {
     if (params.acks.length === 0) return [];
