@@ -26,12 +26,18 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import pg from "pg";
+import type PgModule from "pg";
 import { z } from "zod";
 import type { ClaimedJob, JobAck } from "../src/backend/types.js";
 import { createOffload } from "../src/index.js";
+
+// The pg that Offload's engine loads (the repository root's), not bench/'s own copy (installed
+// for the peers): the statement capture below patches its Client.
+const pg = createRequire(new URL("../src/index.ts", import.meta.url))("pg") as typeof PgModule;
+type PgClient = PgModule.Client;
 
 const PG_URL = process.env.OFFLOAD_BENCH_PG_URL ?? process.env.OFFLOAD_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -55,7 +61,7 @@ const VACUUM_EVERY = Number(values["vacuum-every"]);
 const captured = new Map<string, { text: string; values: unknown[] }>();
 let capturing = false;
 const clientQuery = pg.Client.prototype.query;
-pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+pg.Client.prototype.query = function (this: PgClient, ...args: unknown[]) {
   const config = args[0] as { name?: string; text?: string; values?: unknown[] } | string;
   if (capturing && typeof config === "object" && config?.name && config.text) captured.set(config.name, { text: config.text, values: config.values ?? [] });
   return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
@@ -159,10 +165,12 @@ async function main(): Promise<void> {
 }
 
 /** EXPLAIN (ANALYZE, BUFFERS) of each captured statement, as a pooled connection would have planned it; rolled back. */
-async function explain(client: pg.Client, done: number): Promise<void> {
+async function explain(client: PgClient, done: number): Promise<void> {
   process.stdout.write(`--- statements of the cycle at ${done.toLocaleString("en")} jobs done (EXPLAIN ANALYZE after 5 executions, rolled back)\n`);
   await client.query("BEGIN");
   try {
+    // The engine's pool plans every statement generically (PostgresBackend's pool options).
+    await client.query("SET LOCAL plan_cache_mode = force_generic_plan");
     if (values["pg-options"]) {
       // Same session settings as the engine's connections (only `-c name=value` pairs are understood here).
       for (const [, name, value] of values["pg-options"].matchAll(/-c\s*([a-z_.]+)=(\S+)/g)) await client.query(`SET LOCAL ${name} = '${value}'`);
