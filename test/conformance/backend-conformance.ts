@@ -456,6 +456,37 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
       );
 
       it(
+        "in a batch of completions, applies the current lease's ack beside a stale one of the same job, once, with its progress",
+        fixture(async (backend) => {
+          const { fresh, now, stale } = await takenOver(backend);
+          const other = await running(backend, {}, now);
+          const otherProgress = (await get(backend, other.id)).progress;
+          const results = await backend.jobAckMany({
+            acks: [
+              { ...stale, outcome: "completed", progress: progress(1, 10), resultJson: '"stale"' },
+              { ...fresh, outcome: "completed", progress: progress(10, 10), resultJson: '"fresh"' },
+              { ...fresh, outcome: "completed", resultJson: '"again"' },
+              { ...other, outcome: "completed", resultJson: '"other"' },
+            ],
+            now: now + 1,
+          });
+          assert.deepEqual(
+            results.map((r) => [r.applied, r.status]),
+            [
+              [false, null],
+              [true, "completed"],
+              [false, null],
+              [true, "completed"],
+            ],
+          );
+          const job = await get(backend, fresh.id);
+          assert.deepEqual([job.result, job.progress], ["fresh", progress(10, 10)]);
+          const untouched = await get(backend, other.id);
+          assert.deepEqual([untouched.result, untouched.progress], ["other", otherProgress], "an ack without progress keeps the job's own");
+        }),
+      );
+
+      it(
         "does not overwrite progress under a stale lease",
         fixture(async (backend) => {
           const { fresh, now, stale } = await takenOver(backend);

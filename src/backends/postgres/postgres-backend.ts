@@ -942,9 +942,9 @@ export class PostgresBackend implements Backend {
   }
 
   /**
-   * Acks apply in order; a lease is finished by its first ack, so later acks
-   * of the same lease are sent nowhere and reported as not applied, exactly as
-   * one statement per ack would have them.
+   * Writes a batch of acks on `client`: by ackCompleted when every one
+   * completes (the worker's steady state), else by ack. Only the first ack of
+   * each lease is sent (FirstAckOfLease); the others report not applied.
    */
   private async ackOn(client: Queryable, acks: readonly JobAck[], now: number | null): Promise<JobAckResult[]> {
     if (acks.every((a) => a.outcome === "completed")) {
@@ -952,11 +952,7 @@ export class PostgresBackend implements Backend {
       if (sent === null) return acks.map((a) => ({ applied: false, id: a.id, status: null }));
       const [row] = await this.query<{ applied: number[] | null }>(client, this.sql.ackCompleted, [now, batch, sent.length]);
       const results: JobAckResult[] = new Array(acks.length);
-      if (row!.applied === null) {
-        for (const i of sent) results[i] = { applied: true, id: acks[i]!.id, status: "completed" };
-      } else {
-        for (const i of row!.applied) results[i] = { applied: true, id: acks[i]!.id, status: "completed" };
-      }
+      for (const i of row!.applied ?? sent) results[i] = { applied: true, id: acks[i]!.id, status: "completed" };
       for (let i = 0; i < acks.length; i++) results[i] ??= { applied: false, id: acks[i]!.id, status: null };
       return results;
     }
