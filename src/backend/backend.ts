@@ -49,8 +49,13 @@ export interface Backend {
    * Finishes attempts in one transaction. An ack whose lease is no longer held
    * is not applied. A completed job's `error` is cleared (its `errors` stay). A `retry`, `failed` or `released` ack of a job whose
    * cancellation was requested ends it `cancelled` instead.
+   *
+   * With `deleteCompleted` (the worker option `prune.completed: 0`), a
+   * completed ack deletes its job instead of storing its result: the
+   * completion still counts in the queue's throughput windows, not in its
+   * stored total of completed jobs. Other outcomes are written as always.
    */
-  jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]>;
+  jobAckMany(params: { acks: JobAck[]; deleteCompleted?: boolean; now?: number }): Promise<JobAckResult[]>;
 
   /**
    * `jobAckMany` then `jobClaim`, in one transaction: the worker's steady
@@ -58,7 +63,7 @@ export interface Backend {
    * One write transaction per cycle instead of two (SQLite: about 1.4x at
    * concurrency 10); claims see the jobs the acks made ready.
    */
-  jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }>;
+  jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; deleteCompleted?: boolean; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }>;
 
   /** Cancels a job: at once if scheduled or queued, by request if running. Null if no such job. */
   jobCancel(params: { id: string; now?: number }): Promise<JobCancelResult | null>;

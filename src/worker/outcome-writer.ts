@@ -46,10 +46,12 @@ export class OutcomeWriter {
   private scheduled = false;
   private giveUpAt = Infinity;
 
+  /** `deleteCompleted`: completed jobs are deleted by their ack (worker option `prune.completed: 0`). */
   constructor(
     private readonly backend: Backend,
     private readonly logger: Logger,
     private readonly hooks: OutcomeWriterHooks,
+    private readonly deleteCompleted = false,
   ) {}
 
   add(pending: PendingOutcome): void {
@@ -117,7 +119,7 @@ export class OutcomeWriter {
       const batch = this.pending.splice(0, BATCH);
       let results: JobAckResult[];
       try {
-        results = await this.backend.jobAckMany({ acks: batch.map((p) => p.ack) });
+        results = await this.backend.jobAckMany({ acks: batch.map((p) => p.ack), deleteCompleted: this.deleteCompleted });
       } catch (error) {
         if ((error instanceof OffloadError && error.code === "OFFLOAD_ERR_CLOSED") || Date.now() >= this.giveUpAt) {
           // The leases of these jobs run out and the sweeper of any worker puts them back

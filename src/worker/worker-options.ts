@@ -18,7 +18,13 @@ export interface WorkerOptions {
   pollInterval?: number | string;
   /** Longest delay before a progress report is written. Default `"100ms"`. */
   progressInterval?: number | string;
-  /** Age after which finished jobs are deleted, and how often to look. Defaults: completed and cancelled `"7d"`, failed `"30d"`, every `"1m"`. */
+  /**
+   * Age after which finished jobs are deleted, and how often to look.
+   * Defaults: completed and cancelled `"7d"`, failed `"30d"`, every `"1m"`.
+   * `completed: 0` keeps no completed job: the write that completes a job
+   * deletes it (its result is not stored; `job:completed` events still carry
+   * it), which makes each completion cheaper for the database.
+   */
   prune?: { cancelled?: number | string; completed?: number | string; failed?: number | string; interval?: number | string };
   /** How often to return jobs whose lease expired to their queue. Default `"2s"`. */
   sweepInterval?: number | string;

@@ -103,6 +103,8 @@ export class Worker {
   private claimRetryAt = 0;
   /** Outcomes are written with the claims (single-writer engines), not beside them. */
   private readonly ridingAcks: boolean;
+  /** Completed jobs are deleted by their ack, not kept (`prune.completed: 0`). */
+  private readonly deleteCompleted: boolean;
   /** Free slots per queue as this worker last wrote them to the engine's waiters (engines with hand-offs). */
   private waitingAs = new Map<string, number>();
   private waitingWrite: Promise<void> | null = null;
@@ -134,13 +136,19 @@ export class Worker {
       handOff();
     };
     this.ridingAcks = !backend.capabilities.concurrentWrites;
+    this.deleteCompleted = options.pruneAges.completed === 0;
     this.maintenance = new Maintenance(backend, events, logger, options);
     this.presence = new WorkerPresence(backend, logger, this.id, () => [...this.slots].map(([queue, slot]) => ({ concurrency: slot.limit, queue })));
-    this.outcomes = new OutcomeWriter(backend, logger, {
-      claimLoopWillTake: () => this.ridingAcks && this.wakeScheduled && this.state === "running",
-      onAbandoned: ({ attempt }) => this.forget(attempt),
-      onWritten: (pending, result) => this.afterAck(pending, result),
-    });
+    this.outcomes = new OutcomeWriter(
+      backend,
+      logger,
+      {
+        claimLoopWillTake: () => this.ridingAcks && this.wakeScheduled && this.state === "running",
+        onAbandoned: ({ attempt }) => this.forget(attempt),
+        onWritten: (pending, result) => this.afterAck(pending, result),
+      },
+      this.deleteCompleted,
+    );
   }
 
   /** How long a claim holds a job without a heartbeat. */
@@ -274,7 +282,7 @@ export class Worker {
     let ackResults: JobAckResult[] = [];
     try {
       if (acks.length > 0) {
-        ({ acks: ackResults, claimed } = await this.backend.jobAckAndClaim({ acks: acks.map((p) => p.ack), claim }));
+        ({ acks: ackResults, claimed } = await this.backend.jobAckAndClaim({ acks: acks.map((p) => p.ack), claim, deleteCompleted: this.deleteCompleted }));
       } else {
         claimed = await this.backend.jobClaim(claim);
       }

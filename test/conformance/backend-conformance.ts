@@ -807,6 +807,123 @@ export function defineBackendConformance(name: string, factory: BackendFactory, 
       );
     });
 
+    describe("deleteCompleted (worker option prune.completed: 0)", () => {
+      it(
+        "deletes each job its current lease completes, writes every other outcome, and counts the completions as ended, not stored",
+        fixture(async (backend) => {
+          const kept = await finished(backend, "completed", T0, { queue: "media" });
+          const stale = await running(backend, { queue: "media" }, T0);
+          const now = T0 + LEASE_MS + 1;
+          await backend.jobRescueExpired({ limit: 10, now });
+          const fresh = await claimOne(backend, { now, queue: "media", workerId: "worker-b" });
+          assert.equal(fresh.id, stale.id);
+          const done = await running(backend, { queue: "media" }, now);
+          const failed = await running(backend, { queue: "media" }, now);
+          const retried = await running(backend, { queue: "media" }, now);
+          const results = await backend.jobAckMany({
+            acks: [
+              { ...done, outcome: "completed", resultJson: '"done"' },
+              { ...stale, outcome: "completed", resultJson: '"stale"' },
+              { ...failed, error: jobError(1, now), outcome: "failed" },
+              { ...done, error: jobError(1, now), outcome: "failed" },
+              { ...retried, delayMs: 60_000, error: jobError(1, now), outcome: "retry" },
+              { ...fresh, outcome: "completed", resultJson: '"fresh"' },
+            ],
+            deleteCompleted: true,
+            now: now + 1,
+          });
+          assert.deepEqual(
+            results.map((r) => [r.applied, r.status]),
+            [
+              [true, "completed"],
+              [false, null],
+              [true, "failed"],
+              [false, null],
+              [true, "scheduled"],
+              [true, "completed"],
+            ],
+          );
+          assert.equal(await backend.jobGet({ id: done.id }), null);
+          assert.equal(await backend.jobGet({ id: fresh.id }), null, "the current lease's ack deletes the job the stale one could not");
+          assert.equal((await get(backend, failed.id)).status, "failed");
+          assert.deepEqual((await get(backend, kept.id)).result, null);
+          const [entry] = await backend.queueStats({ now: now + 2 });
+          assert.equal(entry?.counts.completed, 1, "only the completed job that was kept is stored");
+          assert.deepEqual([entry?.lastMinute.completed, entry?.lastMinute.failed], [3, 1], "ended: the kept job, the two deleted, the failed one");
+          assert.deepEqual(await backend.queueCounts({ now: now + 2 }), [{ counts: entry!.counts, queue: "media" }]);
+        }),
+      );
+
+      it(
+        "in a batch of completions only, deletes each job once, by its first ack",
+        fixture(async (backend) => {
+          const a = await running(backend);
+          const b = await running(backend);
+          const results = await backend.jobAckMany({
+            acks: [
+              { ...a, outcome: "completed", progress: progress(1, 1), resultJson: "1" },
+              { ...a, outcome: "completed", resultJson: "2" },
+              { ...b, outcome: "completed", resultJson: "3" },
+            ],
+            deleteCompleted: true,
+            now: T0 + 1,
+          });
+          assert.deepEqual(
+            results.map((r) => r.applied),
+            [true, false, true],
+          );
+          assert.deepEqual(await backend.jobList({ filter: {}, limit: 10, now: T0 + 2 }).then((page) => page.items), []);
+          const [entry] = await backend.queueStats({ now: T0 + 2 });
+          assert.deepEqual([entry?.counts.completed, entry?.lastMinute.completed], [0, 2]);
+        }),
+      );
+
+      it(
+        "deletes completed jobs in jobAckAndClaim, with or without a release in the batch",
+        fixture(async (backend) => {
+          const first = await running(backend);
+          const waiting = await insert(backend, {}, T0 + 1);
+          const steady = await backend.jobAckAndClaim({
+            acks: [{ ...first, outcome: "completed", resultJson: "1" }],
+            claim: { leaseMs: LEASE_MS, queues: [{ limit: 1, queue: "default" }], workerId: "worker-a" },
+            deleteCompleted: true,
+            now: T0 + 2,
+          });
+          assert.deepEqual(steady.acks, [{ applied: true, id: first.id, status: "completed" }]);
+          assert.deepEqual(
+            steady.claimed.map((c) => c.id),
+            [waiting.id],
+          );
+          assert.equal(await backend.jobGet({ id: first.id }), null);
+          const released = await running(backend, {}, T0 + 3);
+          const mixed = await backend.jobAckAndClaim({
+            acks: [
+              { ...steady.claimed[0]!, outcome: "completed", resultJson: "2" },
+              { ...released, outcome: "released" },
+            ],
+            claim: { leaseMs: LEASE_MS, queues: [{ limit: 5, queue: "default" }], workerId: "worker-a" },
+            deleteCompleted: true,
+            now: T0 + 4,
+          });
+          assert.deepEqual(
+            mixed.acks.map((a) => [a.applied, a.status]),
+            [
+              [true, "completed"],
+              [true, "queued"],
+            ],
+          );
+          assert.deepEqual(
+            mixed.claimed.map((c) => c.id),
+            [released.id],
+            "the release makes its job claimable in the same call",
+          );
+          assert.equal(await backend.jobGet({ id: waiting.id }), null);
+          const [entry] = await backend.queueStats({ now: T0 + 5 });
+          assert.deepEqual([entry?.counts.completed, entry?.lastMinute.completed], [0, 2]);
+        }),
+      );
+    });
+
     describe("jobHeartbeatMany", () => {
       it(
         "extends each lease to now + leaseMs",

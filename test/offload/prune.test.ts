@@ -7,7 +7,7 @@ import { OffloadEventBus } from "../../src/observability/events.js";
 import { createSilentLogger } from "../../src/observability/logger.js";
 import { resolveWorkerOptions } from "../../src/worker/worker-options.js";
 import { nextEvent, waitFor } from "../helpers.js";
-import { gate, openOffload } from "./fixture.js";
+import { gate, openOffload, openPgOffload } from "./fixture.js";
 
 const schema = z.object({ fail: z.boolean().optional(), hold: z.boolean().optional() });
 const DAY = 86_400_000;
@@ -104,4 +104,40 @@ describe("pruning", () => {
     await pruner.prune(finishedAt + 1_000 * DAY);
     assert.deepEqual(await exists(), [false, false, false, true], "an unfinished job is never pruned");
   });
+
+  for (const engine of ["sqlite", "postgres"] as const) {
+    it(`with completed: 0, deletes each job as it completes and keeps the others (${engine})`, async (t) => {
+      const offload = engine === "sqlite" ? openOffload(t) : openPgOffload(t, "prune_zero");
+      const work = offload.define("work", { attempts: 1, schema: z.object({ fail: z.boolean().optional(), n: z.number() }) }, async ({ fail, n }) => {
+        if (fail) throw new PermanentError("broken");
+        return { n };
+      });
+      // A pruner that would not run during the test: the acks must delete the jobs themselves.
+      await offload.start({ concurrency: 4, prune: { completed: 0, interval: "1h" } });
+      const results = new Map<string, unknown>();
+      const allDone = new Promise<void>((resolve) => {
+        offload.on("job:completed", (e) => {
+          results.set(e.id, e.result);
+          if (results.size === 20) resolve();
+        });
+      });
+      const failedEvent = nextEvent(offload, "job:failed");
+      const jobs = await work.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
+      const failed = await work.enqueue({ fail: true, n: -1 });
+      await allDone;
+      await failedEvent;
+      assert.deepEqual(
+        jobs.map((j) => results.get(j.id)),
+        jobs.map((_, n) => ({ n })),
+        "each completion's event carries its result",
+      );
+      for (const job of jobs) assert.equal(await offload.getJob(job.id), null, `completed job ${job.id} is deleted`);
+      assert.equal((await offload.getJob(failed.id))?.status, "failed", "a failed job is kept");
+      const page = await offload.listJobs({});
+      assert.deepEqual(
+        page.items.map((j) => j.id),
+        [failed.id],
+      );
+    });
+  }
 });

@@ -381,11 +381,11 @@ export class SqliteBackend implements Backend {
     return this.write(() => this.claimInTransaction(params, plan, now));
   }
 
-  async jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }> {
+  async jobAckAndClaim(params: { acks: JobAck[]; claim: ClaimParams; deleteCompleted?: boolean; now?: number }): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }> {
     const now = params.now ?? params.claim.now ?? Date.now();
     if (params.acks.length === 0) return { acks: [], claimed: await this.jobClaim({ ...params.claim, now }) };
     return this.write(() => {
-      const acks = this.ackInTransaction(params.acks, now);
+      const acks = this.ackInTransaction(params.acks, now, params.deleteCompleted === true);
       // Planned after the acks: a retry with no delay, or a release, makes its job claimable at once.
       const plan = this.planClaim(params.claim.queues, now);
       return { acks, claimed: plan.ready.length === 0 ? [] : this.claimInTransaction(params.claim, plan, now) };
@@ -460,13 +460,14 @@ export class SqliteBackend implements Backend {
     );
   }
 
-  async jobAckMany(params: { acks: JobAck[]; now?: number }): Promise<JobAckResult[]> {
+  async jobAckMany(params: { acks: JobAck[]; deleteCompleted?: boolean; now?: number }): Promise<JobAckResult[]> {
     if (params.acks.length === 0) return [];
     const now = params.now ?? Date.now();
-    return this.write(() => this.ackInTransaction(params.acks, now));
+    return this.write(() => this.ackInTransaction(params.acks, now, params.deleteCompleted === true));
   }
 
-  private ackInTransaction(acks: readonly JobAck[], now: number): JobAckResult[] {
+  /** `deleting`: completed jobs are deleted (Backend.jobAckMany). */
+  private ackInTransaction(acks: readonly JobAck[], now: number, deleting: boolean): JobAckResult[] {
     // Acks apply in order. Each run of consecutive completions goes in one
     // statement; within a run, a job completes once (its first ack), as it
     // would with one statement per ack.
@@ -491,10 +492,14 @@ export class SqliteBackend implements Backend {
               seen.add(key);
               run.push({ id: a.id, progress: json(a.progress), result: a.resultJson, token: a.leaseToken });
             }
-            const done = this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now }) as { id: string; lease_token: string; queue: string; wait: number }[];
+            const done = (
+              deleting
+                ? this.stmt.ackDeleteCompletedMany.all({ acks: JSON.stringify(run.map(({ id, token }) => ({ id, token }))) })
+                : this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now })
+            ) as { id: string; lease_token: string; queue: string; wait: number }[];
             for (const r of done) {
               completedInRun.add(`${r.id} ${r.lease_token}`);
-              ended.add(r.queue, "completed", r.wait);
+              ended.add(r.queue, "completed", r.wait, deleting);
             }
           }
           row = completedInRun.delete(`${ack.id} ${ack.leaseToken}`) ? { status: "completed" } : undefined;

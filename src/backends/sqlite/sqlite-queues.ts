@@ -12,16 +12,21 @@ const HOUR_MS = 3_600_000;
 
 /** Jobs that ended completed or failed in one transaction, per queue. */
 export class EndedJobs {
-  private readonly byQueue = new Map<string, { completed: number; failed: number; waitMs: number }>();
+  private readonly byQueue = new Map<string, { completed: number; deleted: number; failed: number; waitMs: number }>();
 
-  /** A job of `queue` ended so, its last attempt having waited `waitMs` from its runAt to its start. */
-  add(queue: string, outcome: "completed" | "failed", waitMs: number): void {
+  /**
+   * A job of `queue` ended so, its last attempt having waited `waitMs` from
+   * its runAt to its start; `deleted`: a completed job deleted at once, so
+   * not counted in the queue's stored total.
+   */
+  add(queue: string, outcome: "completed" | "failed", waitMs: number, deleted = false): void {
     let entry = this.byQueue.get(queue);
     if (!entry) {
-      entry = { completed: 0, failed: 0, waitMs: 0 };
+      entry = { completed: 0, deleted: 0, failed: 0, waitMs: 0 };
       this.byQueue.set(queue, entry);
     }
     entry[outcome]++;
+    if (deleted) entry.deleted++;
     entry.waitMs += waitMs;
   }
 
@@ -29,7 +34,7 @@ export class EndedJobs {
     return this.byQueue.size;
   }
 
-  entries(): IterableIterator<[string, { completed: number; failed: number; waitMs: number }]> {
+  entries(): IterableIterator<[string, { completed: number; deleted: number; failed: number; waitMs: number }]> {
     return this.byQueue.entries();
   }
 }
@@ -54,9 +59,9 @@ export class QueueCounters {
       this.lastBucket = bucket;
       stmt.queueStatsPrune.run({ before: bucket - HOUR_MS - STATS_BUCKET_MS });
     }
-    for (const [queue, { completed, failed, waitMs }] of ended.entries()) {
+    for (const [queue, { completed, deleted, failed, waitMs }] of ended.entries()) {
       stmt.queueStatsBump.run({ bucket, completed, failed, queue, waitMs });
-      if (completed > 0) stmt.queueTotalsAdd.run({ delta: completed, queue });
+      if (completed > deleted) stmt.queueTotalsAdd.run({ delta: completed - deleted, queue });
     }
   }
 

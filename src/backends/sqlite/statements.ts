@@ -112,6 +112,15 @@ export const SQL = {
     WHERE offload_jobs.id = a.id AND offload_jobs.lease_token = a.token AND offload_jobs.status = 'running'
     RETURNING id, lease_token, queue, max(0, started_at - run_at) AS wait`,
 
+  /**
+   * ackCompletedMany for a worker that keeps no completed job (`prune.completed: 0`):
+   * deletes the jobs instead. Params: acks (JSON list of { id, token }). Result: as ackCompletedMany's.
+   */
+  ackDeleteCompletedMany: `
+    DELETE FROM offload_jobs
+    WHERE status = 'running' AND (id, lease_token) IN (SELECT value ->> '$.id', value ->> '$.token' FROM json_each(@acks))
+    RETURNING id, lease_token, queue, max(0, started_at - run_at) AS wait`,
+
   /** Ack: failed for good (or cancelled, if requested meanwhile). Params: id, token, error, progress, now. Result: status, queue. */
   ackFailed: `
     UPDATE offload_jobs
