@@ -21,12 +21,13 @@ export function describeOffload(system: "offload-postgres" | "offload-sqlite"): 
   return {
     persistence:
       system === "offload-sqlite"
-        ? "every job is a row, kept after completion (pruned after 7 days); WAL + synchronous=NORMAL survives a process crash, may lose the last commits on power loss"
-        : "every job is a row, kept after completion (pruned after 7 days); every enqueue and every batch of outcomes is a committed transaction (fsync), surviving a crash of the machine",
+        ? "every job is a row, deleted by the write that completes it (prune.completed: 0, see settings); failed jobs are kept; WAL + synchronous=NORMAL survives a process crash, may lose the last commits on power loss"
+        : "every job is a row, deleted by the write that completes it (prune.completed: 0, see settings); failed jobs are kept; every enqueue and every batch of outcomes is a committed transaction (fsync), surviving a crash of the machine",
     settings: [
       `database ${engine}; logger: false`,
       "one job type, payload schema z.object({ i, ms?, t? }) (zod), checked at enqueue and before each attempt",
-      "worker: offload.start({ concurrency: { default: N } }); every other option at its default (poll 1 s, lease 10 s, heartbeat 3 s, sweep 2 s)",
+      "worker: offload.start({ concurrency: { default: N }, prune: { completed: 0 } }); every other option at its default (poll 1 s, lease 10 s, heartbeat 3 s, sweep 2 s)",
+      "prune.completed: 0 (Offload's documented option for queues whose results nobody reads later) deletes each job as it completes instead of keeping it and its result 7 days, the default: graphile-worker never keeps completed jobs and BullMQ here keeps only the last 1,000",
       "enqueue one: type.enqueue(payload); bulk: type.enqueueMany(batch) (one transaction); preload: the same, 4 calls in flight; scheduled: enqueueMany(batch, { delay: 1 year })",
     ],
     system,
@@ -71,7 +72,7 @@ export class OffloadAdapter implements Adapter {
 
   async startWorker({ concurrency, handler }: StartWorkerOptions): Promise<void> {
     this.handler = handler;
-    await this.offload.start({ concurrency: { [QUEUE]: concurrency } });
+    await this.offload.start({ concurrency: { [QUEUE]: concurrency }, prune: { completed: 0 } });
   }
 
   async stopWorker(): Promise<void> {
