@@ -74,8 +74,8 @@ interface ClaimSpec {
 
 /** One step of a random history. */
 export type Command =
-  | { kind: "ack"; acks: AckTarget[] }
-  | ({ kind: "ackAndClaim"; acks: AckTarget[] } & ClaimSpec)
+  | { kind: "ack"; acks: AckTarget[]; deleteCompleted?: boolean }
+  | ({ kind: "ackAndClaim"; acks: AckTarget[]; deleteCompleted?: boolean } & ClaimSpec)
   | { kind: "advance"; ms: number }
   | ({ kind: "cancel" } & JobPick)
   | ({ kind: "claim" } & ClaimSpec)
@@ -237,7 +237,8 @@ export class JobModel {
     }).map((u) => u.id);
   }
 
-  ack(acks: readonly ModelAck[], now: number): AckResult[] {
+  /** `deleteCompleted`: a completed job is deleted (the worker option `prune.completed: 0`). */
+  ack(acks: readonly ModelAck[], now: number, deleteCompleted = false): AckResult[] {
     return acks.map(({ current, error, id, progress, spec }) => {
       const job = this.held(id, current);
       if (!job) return { applied: false, id, status: null };
@@ -252,6 +253,7 @@ export class JobModel {
           job.result = spec.result;
           job.error = null; // a success clears the latest error; the errors list keeps the history
           finish("completed");
+          if (deleteCompleted) this.jobs.delete(id);
           break;
         case "failed":
           this.recordError(job, error);
@@ -284,8 +286,8 @@ export class JobModel {
   }
 
   /** `jobAckAndClaim`: the acks, then a claim that sees the jobs they made ready. */
-  ackAndClaim(acks: readonly ModelAck[], claim: ClaimSpec, now: number): { acks: AckResult[]; claimed: Map<string, string[]> } {
-    const results = this.ack(acks, now);
+  ackAndClaim(acks: readonly ModelAck[], claim: ClaimSpec, now: number, deleteCompleted = false): { acks: AckResult[]; claimed: Map<string, string[]> } {
+    const results = this.ack(acks, now, deleteCompleted);
     return { acks: results, claimed: this.claim(claim.queues, claim.leaseMs, claim.workerId, now) };
   }
 
@@ -561,8 +563,9 @@ export async function runAgainstModel(backend: Backend, commands: readonly Comma
         }
         case "ack": {
           const acks = acksOf(command.acks, step);
-          const real = await backend.jobAckMany({ acks: acks.map(toJobAck), now });
-          agree("jobAckMany results", real, model.ack(acks, now));
+          const deleteCompleted = command.deleteCompleted === true;
+          const real = await backend.jobAckMany({ acks: acks.map(toJobAck), deleteCompleted, now });
+          agree("jobAckMany results", real, model.ack(acks, now, deleteCompleted));
           for (const a of acks) touched.add(a.id);
           break;
         }
@@ -570,8 +573,9 @@ export async function runAgainstModel(backend: Backend, commands: readonly Comma
           const acks = acksOf(command.acks, step);
           const claim = { leaseMs: command.leaseMs, queues: command.queues, workerId: command.workerId };
           // `now` only at the top level (the worker's claim params carry none): the claim must take it from there.
-          const real = await backend.jobAckAndClaim({ acks: acks.map(toJobAck), claim, now });
-          const expected = model.ackAndClaim(acks, claim, now);
+          const deleteCompleted = command.deleteCompleted === true;
+          const real = await backend.jobAckAndClaim({ acks: acks.map(toJobAck), claim, deleteCompleted, now });
+          const expected = model.ackAndClaim(acks, claim, now, deleteCompleted);
           for (const a of acks) touched.add(a.id);
           agree("jobAckAndClaim ack results", real.acks, expected.acks);
           compareClaimed(real.claimed, expected.claimed, touched);
@@ -705,6 +709,7 @@ const ackSpec: fc.Arbitrary<AckSpec> = fc.oneof(
 
 const ackTarget: fc.Arbitrary<AckTarget> = fc.record({ ...targetFields, spec: ackSpec, withProgress: fc.boolean() });
 const ackTargets = fc.array(ackTarget, { maxLength: 2, minLength: 1 });
+const deleteChoice = fc.constantFrom(false, false, false, true);
 
 /** One or two queues, each with a limit that may be 0. */
 const claimFields = {
@@ -724,12 +729,14 @@ const claimFields = {
 export const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ jobs: fc.array(enqueueSpec, { maxLength: 4, minLength: 1 }), kind: fc.constant("enqueue" as const) }), weight: 4 },
   { arbitrary: fc.record({ ...claimFields, kind: fc.constant("claim" as const) }), weight: 5 },
-  { arbitrary: fc.record({ acks: ackTargets, kind: fc.constant("ack" as const) }), weight: 5 },
+  // One write in four deletes the jobs it completes (prune.completed: 0), as a worker so configured would.
+  { arbitrary: fc.record({ acks: ackTargets, deleteCompleted: deleteChoice, kind: fc.constant("ack" as const) }), weight: 5 },
   {
     arbitrary: fc.record({
       ...claimFields,
       // Now and then no acks at all: the engine then only claims.
       acks: fc.oneof({ arbitrary: fc.constant<AckTarget[]>([]), weight: 1 }, { arbitrary: ackTargets, weight: 4 }),
+      deleteCompleted: deleteChoice,
       kind: fc.constant("ackAndClaim" as const),
     }),
     weight: 4,
