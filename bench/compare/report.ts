@@ -235,6 +235,10 @@ export function markdown(input: ReportInput): string {
   );
   out.push("## Results", "");
   out.push("↑ higher is better, ↓ lower is better. The last two columns divide each Offload engine's median by the best peer's (BullMQ, graphile-worker, pg-boss) on that row: above 1 is more of the figure.", "");
+  out.push(
+    "What a completed job leaves behind differs, and so does what its completion costs: in these runs Offload deletes each job as it completes (its worker option `prune.completed: 0`; by default it keeps the job and its result 7 days), graphile-worker always deletes it, BullMQ keeps the last 1,000 and pg-boss keeps every one 7 days. See \"Settings of each system\".",
+    "",
+  );
   out.push(`| figure | ${systems.map((s) => SHORT[s]).join(" | ")} | Offload SQLite ÷ best peer | Offload PostgreSQL ÷ best peer |`);
   out.push(`|---|${systems.map(() => "---:").join("|")}|---:|---:|`);
   for (const t of table) {
