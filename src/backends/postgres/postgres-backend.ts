@@ -894,9 +894,8 @@ export class PostgresBackend implements Backend {
         return { acks, claimed: await this.claimOn(client, claim, this.sql.claimInTransaction) };
       });
     }
-    const queues = claim.queues.filter((q) => q.limit > 0);
-    if (params.acks.every((a) => a.outcome === "completed")) return this.completedAndClaim(params.acks, claim, queues, now ?? null, deleting);
     const { batch, results } = this.ackBatch(params.acks, deleting);
+    const queues = claim.queues.filter((q) => q.limit > 0);
     const token = randomUUID();
     const [row] = await this.withClient(this.queryTimeoutMs, (client) =>
       this.query<{ acks: [number, JobState][]; claimed: ClaimedRow[] }>(client, deleting ? this.sql.ackAndClaimDeleting : this.sql.ackAndClaim, [
@@ -910,34 +909,6 @@ export class PostgresBackend implements Backend {
       ]),
     );
     for (const [i, status] of row!.acks) results[i] = { applied: true, id: params.acks[i]!.id, status };
-    return { acks: results, claimed: this.toClaimed(row!.claimed, claim, token) };
-  }
-
-  /** jobAckAndClaim for acks that all complete: ackCompletedAndClaim, one statement. */
-  private async completedAndClaim(
-    acks: readonly JobAck[],
-    claim: ClaimParams,
-    queues: ClaimParams["queues"],
-    now: number | null,
-    deleting: boolean,
-  ): Promise<{ acks: JobAckResult[]; claimed: ClaimedJob[] }> {
-    const { batch, sent } = completedAckBatch(acks, deleting);
-    const results: JobAckResult[] = new Array(acks.length);
-    const token = randomUUID();
-    const [row] = await this.withClient(this.queryTimeoutMs, (client) =>
-      this.query<{ applied: number[] | null; claimed: ClaimedRow[] }>(client, deleting ? this.sql.ackCompletedAndClaimDeleting : this.sql.ackCompletedAndClaim, [
-        now,
-        batch,
-        queues.map((q) => q.queue),
-        queues.map((q) => q.limit),
-        claim.workerId,
-        token,
-        claim.leaseMs,
-        sent?.length ?? 0,
-      ]),
-    );
-    for (const i of row!.applied ?? sent ?? []) results[i] = { applied: true, id: acks[i]!.id, status: "completed" };
-    for (let i = 0; i < acks.length; i++) results[i] ??= { applied: false, id: acks[i]!.id, status: null };
     return { acks: results, claimed: this.toClaimed(row!.claimed, claim, token) };
   }
 

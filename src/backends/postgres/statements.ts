@@ -241,40 +241,25 @@ export function buildStatements(schema: string, shard: number) {
       ${countEnded("acked", !deleting)}
       SELECT i, status FROM acked`;
 
-  /**
-   * The CTEs `a` and `acked` of an all-completed batch (completedAckList
-   * `param`): each job's current lease completes it, its result stored, or
-   * under `deleting` the job deleted.
-   */
-  const completedAcks = (param: string, deleting: boolean) =>
+  const ackCompleted = (deleting: boolean) =>
     deleting
-      ? `a AS (SELECT * FROM json_to_recordset(${param}::json) AS x(i int, id uuid, token text)),
-      acked AS (${ackDelete(false)})`
-      : `a AS (SELECT * FROM json_to_recordset(${param}::json) AS x(i int, id uuid, token text, result json, progress json)),
+      ? `
+      WITH c AS (SELECT ${NOW} AS now),
+      a AS (SELECT * FROM json_to_recordset($2::json) AS x(i int, id uuid, token text)),
+      acked AS (${ackDelete(false)}),
+      ${countEnded("acked", false)}
+      SELECT CASE WHEN count(*) = $3::int THEN NULL ELSE coalesce(json_agg(i), '[]'::json) END AS applied FROM acked`
+      : `
+      WITH c AS (SELECT ${NOW} AS now),
+      a AS (SELECT * FROM json_to_recordset($2::json) AS x(i int, id uuid, token text, result json, progress json)),
       acked AS (UPDATE ${jobs} j
         SET status = 'completed', result = a.result, error = NULL, progress = coalesce(a.progress, j.progress),
             finished_at = c.now, updated_at = c.now, ${LEASE_CLEARED}
         FROM c, a
         WHERE j.id = ANY(ARRAY(SELECT id FROM a)) AND j.id = a.id AND j.lease_token = a.token
-        RETURNING a.i, j.status, j.queue, GREATEST(0, j.started_at - j.run_at) AS wait)`;
-
-  /** NULL when all `count` acks of CTE `acked` applied, else the JSON list of the indexes of those that did. */
-  const appliedOf = (count: string) => `CASE WHEN count(*) = ${count}::int THEN NULL ELSE coalesce(json_agg(i), '[]'::json) END`;
-
-  const ackCompleted = (deleting: boolean) => `
-      WITH c AS (SELECT ${NOW} AS now),
-      ${completedAcks("$2", deleting)},
-      ${countEnded("acked", !deleting)}
-      SELECT ${appliedOf("$3")} AS applied FROM acked`;
-
-  const ackCompletedAndClaim = (deleting: boolean) => `
-      WITH c AS (SELECT ${NOW} AS now),
-      ${completedAcks("$2", deleting)},
-      ${picked("$3", "$4")},
-      claimed AS (${claimUpdate("$5", "$6", "$7")}),
-      ${countEnded("acked", !deleting)}
-      SELECT (SELECT ${appliedOf("$8")} FROM acked) AS applied,
-             (SELECT coalesce(json_agg(claimed), '[]'::json) FROM claimed) AS claimed`;
+        RETURNING a.i, j.status, j.queue, GREATEST(0, j.started_at - j.run_at) AS wait),
+      ${countEnded("acked")}
+      SELECT CASE WHEN count(*) = $3::int THEN NULL ELSE coalesce(json_agg(i), '[]'::json) END AS applied FROM acked`;
 
   const ackAndClaim = (deleting: boolean) => `
       WITH c AS (SELECT ${NOW} AS now),
@@ -440,17 +425,6 @@ export function buildStatements(schema: string, shard: number) {
     ackAndClaim: ackAndClaim(false),
     /** {@link ackAndClaim} that deletes the jobs it completes (worker option `prune.completed: 0`). */
     ackAndClaimDeleting: ackAndClaim(true),
-
-    /**
-     * {@link ackAndClaim} for a batch whose every ack is `completed`, the
-     * worker's steady state: the acks as {@link ackCompleted} takes them, and
-     * one `applied` value instead of a row per ack. Params: now, acks,
-     * queues, limits, workerId, leaseToken, leaseMs, how many acks the list
-     * holds. Result: one row, `applied` as ackCompleted's and `claimed`.
-     */
-    ackCompletedAndClaim: ackCompletedAndClaim(false),
-    /** {@link ackCompletedAndClaim} that deletes the jobs it completes (worker option `prune.completed: 0`). */
-    ackCompletedAndClaimDeleting: ackCompletedAndClaim(true),
 
     /** Renew leases. Params: now, ids, tokens, leaseMs. Result: id, token and cancel_requested of each renewed lease. */
     heartbeat: `
