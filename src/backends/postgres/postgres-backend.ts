@@ -939,7 +939,6 @@ export class PostgresBackend implements Backend {
     return claimed;
   }
 
-
   async jobAckMany(params: { acks: JobAck[]; deleteCompleted?: boolean; now?: number }): Promise<JobAckResult[]> {
     if (params.acks.length === 0) return [];
     return this.withClient(this.queryTimeoutMs, (client) => this.ackOn(client, params.acks, params.now ?? null, params.deleteCompleted === true));
@@ -984,13 +983,15 @@ export class PostgresBackend implements Backend {
       results[i] = { applied: false, id: ack.id, status: null };
       if (!once.first(ack)) continue;
       // Written as JSON text directly: the result already is JSON text (JobAck.resultJson), and parsing
-      // it only to serialise it again cost about 2 % of a worker's time on no-op jobs.
+      // it only to serialise it again cost about 2 % of a worker's time on no-op jobs. A job deleted at
+      // completion keeps neither its result nor its progress.
+      const deleted = deleting && ack.outcome === "completed";
       items.push(
         `{"i":${i},"id":"${ack.id}","token":${JSON.stringify(ack.leaseToken)},"outcome":"${ack.outcome}",` +
-          `"result":${ack.outcome === "completed" && !deleting ? ack.resultJson : "null"},` +
+          `"result":${ack.outcome === "completed" && !deleted ? ack.resultJson : "null"},` +
           `"error":${"error" in ack && ack.error ? JSON.stringify(ack.error) : "null"},` +
           `"delay_ms":${ack.outcome === "retry" ? JSON.stringify(ack.delayMs) : "null"},` +
-          `"progress":${ack.progress ? JSON.stringify(ack.progress) : "null"}}`,
+          `"progress":${ack.progress && !deleted ? JSON.stringify(ack.progress) : "null"}}`,
       );
     }
     return { batch: items.length === 0 ? null : `[${items.join(",")}]`, results };

@@ -117,16 +117,17 @@ export function buildStatements(schema: string, shard: number) {
       RETURNING a.i, j.status, j.queue, GREATEST(0, j.started_at - j.run_at) AS wait`;
 
   /**
-   * Deletes the jobs that the completed acks of ackList (or completedAckList)
-   * `a` finish, under the worker option that keeps no completed job
+   * Deletes the jobs that the completed acks of CTE `a` finish, under the worker option that keeps no completed job
    * (`prune.completed: 0`): a delete only marks the row dead, where the
    * update writes a new row version and its index entries (measured on one
    * connection, batches of 200: 9-10 µs a job updated, 2.4 µs deleted).
    * Fenced as ackUpdate is; the rows it returns look like ackUpdate's.
+   * `mixed`: `a` holds acks of every outcome (ackList), of which only the
+   * completed ones are taken.
    */
-  const ackDelete = (outcomes: boolean) => `DELETE FROM ${jobs} j USING a
-      WHERE j.id = ANY(ARRAY(SELECT id FROM a${outcomes ? " WHERE outcome = 'completed'" : ""})) AND j.id = a.id AND j.lease_token = a.token${
-        outcomes ? " AND a.outcome = 'completed'" : ""
+  const ackDelete = (mixed: boolean) => `DELETE FROM ${jobs} j USING a
+      WHERE j.id = ANY(ARRAY(SELECT id FROM a${mixed ? " WHERE outcome = 'completed'" : ""})) AND j.id = a.id AND j.lease_token = a.token${
+        mixed ? " AND a.outcome = 'completed'" : ""
       }
       RETURNING a.i, 'completed'::text AS status, j.queue, GREATEST(0, j.started_at - j.run_at) AS wait`;
 
@@ -234,31 +235,33 @@ export function buildStatements(schema: string, shard: number) {
                     'owner', $9::text, 'claimed_at', j.created_at)::text) END AS notified
       FROM j LEFT JOIN w ON true`;
 
-
   const ack = (deleting: boolean) => `
       WITH c AS (SELECT ${NOW} AS now), ${ackList("$2")},
       ${ackWrites(deleting)},
       ${countEnded("acked", !deleting)}
       SELECT i, status FROM acked`;
 
-  const ackCompleted = (deleting: boolean) =>
+  /**
+   * CTEs `a` and `acked` of an all-completed batch (JSON list $2): each job's
+   * current lease completes it, its result stored, or under `deleting` the
+   * job deleted (and the list carries no result or progress).
+   */
+  const completedAcks = (deleting: boolean) =>
     deleting
-      ? `
-      WITH c AS (SELECT ${NOW} AS now),
-      a AS (SELECT * FROM json_to_recordset($2::json) AS x(i int, id uuid, token text)),
-      acked AS (${ackDelete(false)}),
-      ${countEnded("acked", false)}
-      SELECT CASE WHEN count(*) = $3::int THEN NULL ELSE coalesce(json_agg(i), '[]'::json) END AS applied FROM acked`
-      : `
-      WITH c AS (SELECT ${NOW} AS now),
-      a AS (SELECT * FROM json_to_recordset($2::json) AS x(i int, id uuid, token text, result json, progress json)),
+      ? `a AS (SELECT * FROM json_to_recordset($2::json) AS x(i int, id uuid, token text)),
+      acked AS (${ackDelete(false)})`
+      : `a AS (SELECT * FROM json_to_recordset($2::json) AS x(i int, id uuid, token text, result json, progress json)),
       acked AS (UPDATE ${jobs} j
         SET status = 'completed', result = a.result, error = NULL, progress = coalesce(a.progress, j.progress),
             finished_at = c.now, updated_at = c.now, ${LEASE_CLEARED}
         FROM c, a
         WHERE j.id = ANY(ARRAY(SELECT id FROM a)) AND j.id = a.id AND j.lease_token = a.token
-        RETURNING a.i, j.status, j.queue, GREATEST(0, j.started_at - j.run_at) AS wait),
-      ${countEnded("acked")}
+        RETURNING a.i, j.status, j.queue, GREATEST(0, j.started_at - j.run_at) AS wait)`;
+
+  const ackCompleted = (deleting: boolean) => `
+      WITH c AS (SELECT ${NOW} AS now),
+      ${completedAcks(deleting)},
+      ${countEnded("acked", !deleting)}
       SELECT CASE WHEN count(*) = $3::int THEN NULL ELSE coalesce(json_agg(i), '[]'::json) END AS applied FROM acked`;
 
   const ackAndClaim = (deleting: boolean) => `
@@ -270,6 +273,7 @@ export function buildStatements(schema: string, shard: number) {
       ${countEnded("acked", !deleting)}
       SELECT (SELECT coalesce(json_agg(json_build_array(acked.i, acked.status)), '[]'::json) FROM acked) AS acks,
              (SELECT coalesce(json_agg(claimed), '[]'::json) FROM claimed) AS claimed`;
+
   return {
     /** Result: the database clock in epoch ms. */
     now: `SELECT ${NOW} AS now`,

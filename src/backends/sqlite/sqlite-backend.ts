@@ -484,17 +484,18 @@ export class SqliteBackend implements Backend {
             runEnd = index;
             while (acks[runEnd + 1]?.outcome === "completed") runEnd++;
             const seen = new Set<string>();
-            const run: { id: string; progress: string | null; result: string; token: string }[] = [];
+            // A job deleted at completion keeps neither its result nor its progress: only id and token go.
+            const run: { id: string; progress?: string | null; result?: string; token: string }[] = [];
             for (const a of acks.slice(index, runEnd + 1) as (JobAck & { outcome: "completed" })[]) {
               // UPDATE ... FROM takes an arbitrary one of several source rows for a job: send only the first per lease.
               const key = `${a.id} ${a.leaseToken}`;
               if (seen.has(key)) continue;
               seen.add(key);
-              run.push({ id: a.id, progress: json(a.progress), result: a.resultJson, token: a.leaseToken });
+              run.push(deleting ? { id: a.id, token: a.leaseToken } : { id: a.id, progress: json(a.progress), result: a.resultJson, token: a.leaseToken });
             }
             const done = (
               deleting
-                ? this.stmt.ackDeleteCompletedMany.all({ acks: JSON.stringify(run.map(({ id, token }) => ({ id, token }))) })
+                ? this.stmt.ackDeleteCompletedMany.all({ acks: JSON.stringify(run) })
                 : this.stmt.ackCompletedMany.all({ acks: JSON.stringify(run), now })
             ) as { id: string; lease_token: string; queue: string; wait: number }[];
             for (const r of done) {
