@@ -115,16 +115,11 @@ describe("pruning", () => {
       // A pruner that would not run during the test: the acks must delete the jobs themselves.
       await offload.start({ concurrency: 4, prune: { completed: 0, interval: "1h" } });
       const results = new Map<string, unknown>();
-      const allDone = new Promise<void>((resolve) => {
-        offload.on("job:completed", (e) => {
-          results.set(e.id, e.result);
-          if (results.size === 20) resolve();
-        });
-      });
+      offload.on("job:completed", (e) => results.set(e.id, e.result));
       const failedEvent = nextEvent(offload, "job:failed");
       const jobs = await work.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ n })));
       const failed = await work.enqueue({ fail: true, n: -1 });
-      await allDone;
+      await waitFor(() => results.size === 20, { message: "20 completions" });
       await failedEvent;
       assert.deepEqual(
         jobs.map((j) => results.get(j.id)),
