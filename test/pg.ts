@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { TestContext } from "node:test";
 import pg from "pg";
 
 /** The test server: env OFFLOAD_TEST_PG_URL, else the local PostgreSQL of the brief. */
@@ -34,4 +35,35 @@ export async function withPg<T>(fn: (client: pg.Client) => Promise<T>): Promise<
   } finally {
     await client.end();
   }
+}
+
+/** A statement a pg client sent: its connection, text (the test's schema named `offload`) and parameters. */
+export interface SentStatement {
+  client: pg.Client;
+  text: string;
+  values: unknown[];
+}
+
+/** Records every statement any pg client sends, until the test ends. */
+export function recordStatements(t: TestContext): { clear: () => void; clients: () => Set<pg.Client>; sent: () => SentStatement[]; texts: () => string[] } {
+  let sent: SentStatement[] = [];
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const config = args[0] as string | { text?: string; values?: unknown[] };
+    const text = typeof config === "string" ? config : (config.text ?? "");
+    const values = typeof config === "string" ? ((args[1] as unknown[] | undefined) ?? []) : (config.values ?? []);
+    sent.push({ client: this, text: text.replaceAll(/"offload_[a-z0-9_]+_[0-9a-f]+"/g, "offload"), values });
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  t.after(() => {
+    pg.Client.prototype.query = query;
+  });
+  return {
+    clear: () => {
+      sent = [];
+    },
+    clients: () => new Set(sent.map((s) => s.client)),
+    sent: () => sent,
+    texts: () => sent.map((s) => s.text),
+  };
 }

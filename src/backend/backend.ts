@@ -136,6 +136,17 @@ export interface Backend {
   waitersDelete?(params: { workerId: string }): Promise<void>;
 
   /**
+   * Optional (engines whose connections are costly to open): readies what a
+   * worker starting now is about to use, so that its first claims and acks do
+   * not pay for it: up to `connections` connections opened side by side, the
+   * claim and completion statements prepared and planned on each (a claim of
+   * no job, an ack of none), and the wake-up listener's session. Writes
+   * nothing. Resolves when done; a failure is the caller's to log, since
+   * claims open what they need anyway.
+   */
+  workerWarmUp?(params: { connections: number; deleteCompleted: boolean; queues: readonly string[] }): Promise<void>;
+
+  /**
    * `jobInsertMany` with `tx`, synchronously, for engines whose driver is
    * synchronous (`capabilities.transactionalEnqueue === "sync"`): a
    * better-sqlite3 transaction function cannot span an `await`.

@@ -553,8 +553,11 @@ export class Offload {
     // Set before the first await, so a second start() or a stop() that arrives meanwhile sees it.
     this.starting = (async () => {
       const backend = await this.backend();
-      this.worker = new Worker(backend, this.types, this.events, this.logger, resolved);
-      this.worker.start();
+      const worker = new Worker(backend, this.types, this.events, this.logger, resolved);
+      // Made this process's worker only once ready: an enqueue here may hand its job to the worker at once.
+      await worker.warmUp();
+      this.worker = worker;
+      worker.start();
     })();
     try {
       await this.starting;

@@ -27,7 +27,7 @@ const BATCH = 1_000;
  * PostgreSQL); a second one sends the outcomes gathered meanwhile instead of
  * holding them back until the first returns.
  */
-const MAX_FLUSHES = 2;
+export const MAX_FLUSHES = 2;
 
 /** Longest pause between retries of a failed write. */
 const MAX_RETRY_MS = 5_000;

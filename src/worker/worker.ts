@@ -9,7 +9,7 @@ import type { OffloadEventBus } from "../observability/events.js";
 import { WorkerPresence } from "./presence.js";
 import { Maintenance } from "../maintenance/maintenance.js";
 import { Attempt, type AttemptHooks } from "./attempt.js";
-import { OutcomeWriter, type PendingOutcome } from "./outcome-writer.js";
+import { MAX_FLUSHES, OutcomeWriter, type PendingOutcome } from "./outcome-writer.js";
 import type { ResolvedWorkerOptions } from "./worker-options.js";
 
 interface Slot {
@@ -49,6 +49,9 @@ function prefetchFor(slot: Slot): number {
   const expected = Math.floor((slot.limit * PREFETCH_HORIZON_MS) / Math.max(slot.avgMs, 0.01));
   return Math.min(MAX_PREFETCH, expected);
 }
+
+/** Longest wait of {@link Worker.warmUp}: start() does not hang on a database out of reach. */
+const WARM_UP_MAX_MS = 2_000;
 
 /** Longest pause between retries of a failed claim. */
 const MAX_ERROR_BACKOFF_MS = 5_000;
@@ -159,6 +162,26 @@ export class Worker {
   /** Queues this worker serves, with their slots. */
   get queues(): ReadonlyMap<string, { limit: number; used: number }> {
     return this.slots;
+  }
+
+  /**
+   * Readies the engine for this worker's first claims and acks
+   * (Backend.workerWarmUp): as many connections as it uses at once (its
+   * claims share one; each outcome write in flight takes one). Never throws,
+   * and waits at most {@link WARM_UP_MAX_MS}: claims open what they need anyway.
+   */
+  async warmUp(): Promise<void> {
+    if (!this.backend.workerWarmUp) return;
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const warming = this.backend
+      .workerWarmUp({ connections: 1 + (this.ridingAcks ? 0 : MAX_FLUSHES), deleteCompleted: this.deleteCompleted, queues: [...this.slots.keys()] })
+      .then(
+        () => this.logger.debug({ ms: Date.now() - started, workerId: this.id }, "worker warmed up"),
+        (error: unknown) => this.logger.warn({ err: error }, "could not ready the database connections before the first claim; claims will open them"),
+      );
+    await Promise.race([warming, new Promise<void>((resolve) => (timer = setTimeout(resolve, WARM_UP_MAX_MS)))]);
+    clearTimeout(timer);
   }
 
   start(): void {
@@ -497,6 +520,8 @@ export class Worker {
               this.startFromLine(slot);
             });
           }
+        } else if (process.env.MT) {
+          if (!(slot as any).mt) { (slot as any).mt = true; queueMicrotask(() => { (slot as any).mt = false; this.startFromLine(slot); }); }
         } else {
           // A job claimed ahead takes the slot at once, from memory.
           this.startFromLine(slot);

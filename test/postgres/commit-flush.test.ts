@@ -4,7 +4,7 @@ import pg from "pg";
 import { buildStatements } from "../../src/backends/postgres/statements.js";
 import { newJob } from "../conformance/backend-conformance.js";
 import { openPgOffload } from "../offload/fixture.js";
-import { withPg } from "../pg.js";
+import { recordStatements, withPg } from "../pg.js";
 
 /**
  * Which statements commit without waiting for the WAL flush: those whose loss
@@ -103,25 +103,3 @@ describe("PostgreSQL commit flush", () => {
     for (const text of sent) assert.doesNotMatch(text, /synchronous_commit/);
   });
 });
-
-/** Records the text and connection of every statement any pg client sends, until the test ends. */
-function recordStatements(t: TestContext): { clear: () => void; clients: () => Set<pg.Client>; texts: () => string[] } {
-  let sent: { client: pg.Client; text: string }[] = [];
-  const query = pg.Client.prototype.query;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const config = args[0] as string | { text?: string };
-    sent.push({ client: this, text: typeof config === "string" ? config : (config.text ?? "") });
-    return (query as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof query;
-  t.after(() => {
-    pg.Client.prototype.query = query;
-  });
-  return {
-    clear: () => {
-      sent = [];
-    },
-    clients: () => new Set(sent.map((s) => s.client)),
-    // With the test's schema named as in `sql`.
-    texts: () => sent.map((s) => s.text.replaceAll(/"offload_[a-z]+_[0-9a-f]+"/g, "offload")),
-  };
-}

@@ -82,6 +82,23 @@ export class PostgresNotifier implements Notifier {
     return this.client !== null;
   }
 
+  /**
+   * Resolves once the LISTEN session that a subscriber opened is up (at once
+   * if it is, or if none is being opened), or after `timeoutMs`.
+   */
+  whenListening(timeoutMs: number): Promise<void> {
+    if (this.client || this.closed || (!this.connecting && !this.reconnectTimer)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.emitter.off("up", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.emitter.on("up", done);
+    });
+  }
+
   /** The server process id of the LISTEN session, while it is up. */
   get listenerPid(): number | null {
     return (this.client as (pg.Client & { processID?: number | null }) | null)?.processID ?? null;
@@ -113,6 +130,7 @@ export class PostgresNotifier implements Notifier {
       this.client = client;
       this.reconnectDelay = RECONNECT_FIRST_MS;
       if (reconnected) this.logger?.info({ channel: this.channel }, "LISTEN connection restored");
+      this.emitter.emit("up");
       // Jobs may have arrived before the listener heard: wake every subscriber once. A waiting worker
       // also writes its rows again then, since it hears hand-offs now.
       this.emitter.emit("ready", null);
