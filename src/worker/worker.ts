@@ -321,7 +321,7 @@ export class Worker {
     }
     // Committed: from here on nothing may be mistaken for a failed write.
     this.outcomes.written(acks, ackResults);
-    for (const job of claimed) this.admitSafely(job);
+    this.admitAll(claimed);
     this.outcomes.flushSoon(true);
     this.writeWaiting(false);
     return claimed.length > 0 && claimed.length === wanted.reduce((n, w) => n + w.limit, 0) ? "filled" : "short";
@@ -486,6 +486,11 @@ export class Worker {
   /** Stops tracking `attempt`, unless a newer attempt of the same job has taken its place. */
   private forget(attempt: Attempt): void {
     if (this.active.get(attempt.id) === attempt) this.active.delete(attempt.id);
+  }
+
+  /** Admits a claim's jobs. Not a loop in the async claimOnce: see completedResults (PostgreSQL engine) for why. */
+  private admitAll(claimed: readonly ClaimedJob[]): void {
+    for (const job of claimed) this.admitSafely(job);
   }
 
   /** `admit`, where a bug can cost one job (rescued when its lease expires) but never the claim loop. */

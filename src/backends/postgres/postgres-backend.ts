@@ -299,6 +299,20 @@ function completedAckBatch(acks: readonly JobAck[], deleting: boolean): { batch:
   return { batch: `${batch}]`, sent: sent.length === 0 ? null : sent };
 }
 
+/**
+ * The results of a batch of completions of which those at `applied` applied.
+ * A function of its own, not a loop in the async ackOn: V8 compiles a hot
+ * loop's whole function on the spot (on-stack replacement), and ackOn's
+ * compile, its callees inlined, was the largest of a worker's first 10,000
+ * jobs (46 ms of 193 ms of optimising compiles, --trace-opt).
+ */
+function completedResults(acks: readonly JobAck[], applied: readonly number[]): JobAckResult[] {
+  const results: JobAckResult[] = new Array(acks.length);
+  for (const i of applied) results[i] = { applied: true, id: acks[i]!.id, status: "completed" };
+  for (let i = 0; i < acks.length; i++) results[i] ??= { applied: false, id: acks[i]!.id, status: null };
+  return results;
+}
+
 /** A claimed row as the worker takes it, under lease `token` of `leaseMs` for `workerId`. */
 function claimedFromRow(row: ClaimedRow, leaseMs: number, workerId: string, token: string): ClaimedJob {
   const at = num(row.claimed_at);
@@ -983,10 +997,7 @@ export class PostgresBackend implements Backend {
       if (sent === null) return acks.map((a) => ({ applied: false, id: a.id, status: null }));
       const statement = deleting ? this.sql.ackCompletedDeleting : this.sql.ackCompleted;
       const [row] = await this.query<{ applied: number[] | null }>(client, statement, [now, batch, sent.length]);
-      const results: JobAckResult[] = new Array(acks.length);
-      for (const i of row!.applied ?? sent) results[i] = { applied: true, id: acks[i]!.id, status: "completed" };
-      for (let i = 0; i < acks.length; i++) results[i] ??= { applied: false, id: acks[i]!.id, status: null };
-      return results;
+      return completedResults(acks, row!.applied ?? sent);
     }
     const { batch, results } = this.ackBatch(acks, deleting);
     if (batch === null) return results;
