@@ -171,6 +171,30 @@ export function parseSqliteUrl(url: string): SqliteBackendOptions {
   return options;
 }
 
+let pageCacheKeptMapped = false;
+
+/**
+ * Once per process: one allocation of 1 MB through SQLite, freed at once.
+ * Whenever another connection commits, SQLite drops this connection's page
+ * cache and reads the pages again into freshly allocated buffers; glibc gave
+ * the freed buffers back to the kernel (it trims the heap once 128 KB lie
+ * free at its top), so each refill faulted the pages in again. Measured in
+ * a worker process taking jobs that another process enqueues 20 ms apart: 95
+ * page faults a job, and the claim 0.7-1.5 ms instead of 0.3-0.5 (p50 from
+ * enqueue to start 2.2-2.3 ms). Freeing a block that glibc mapped on its own
+ * (above 128 KB) raises its trim threshold to twice that block's size for
+ * the whole process, as it does by itself the first time a program frees
+ * such a block: 2 MB then stay at the top of the heap. After it: 6 faults a
+ * job, p50 1.5 ms. Elsewhere (musl, macOS) the allocation does nothing more.
+ * CAST materialises the zero blob (`zeroblob` alone allocates nothing); it
+ * takes about 3 ms, once.
+ */
+function keepPageCacheMapped(db: Database.Database): void {
+  if (pageCacheKeptMapped) return;
+  pageCacheKeptMapped = true;
+  db.prepare("SELECT length(CAST(zeroblob(1048576) AS BLOB)) AS n").get();
+}
+
 /**
  * The embedded engine: one SQLite file in WAL mode, shared safely by any
  * number of worker processes on one machine.
@@ -198,6 +222,7 @@ export class SqliteBackend implements Backend {
       this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+      keepPageCacheMapped(this.db);
     } catch (error) {
       // Not a database, or locked for good: close the handle rather than leak one per retry.
       this.db.close();
