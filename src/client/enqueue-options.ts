@@ -95,7 +95,10 @@ export function parseEnqueueOptions(options: unknown): { parsed: ParsedEnqueueOp
   }
   // No options, the common call: the schema's answer for none, worked out once. Measured in the
   // latency benchmark (one enqueue every 20 ms, code never optimised): 0.125 -> 0.085 ms a call.
-  if (options === undefined || options === null) return { parsed: (noOptions ??= Object.freeze(parseInput(enqueueOptionsSchema, {}, "enqueue options", "options"))), tx: undefined };
+  if (options === undefined || options === null) {
+    noOptions ??= Object.freeze(parseInput(enqueueOptionsSchema, {}, "enqueue options", "options"));
+    return { parsed: noOptions, tx: undefined };
+  }
   return { parsed: parseInput(enqueueOptionsSchema, options, "enqueue options", "options"), tx: undefined };
 }
 

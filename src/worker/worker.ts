@@ -427,16 +427,11 @@ export class Worker {
     this.signal();
   }
 
-  /** Tracks a claimed job (its lease is renewed from now on) and queues it for its queue's slots, starting it when its turn has come. */
-  private admit(claimed: ClaimedJob): void {
-    const slot = this.line(claimed);
-    if (slot) this.startFromLine(slot);
-  }
-
   /**
-   * Tracks a claimed job and puts it at the end of its queue's line; returns
-   * the queue's slots, or undefined when it has none here (the job then runs
-   * at once, outside any limit).
+   * Tracks a claimed job (its lease is renewed from now on) and puts it at
+   * the end of its queue's line; returns the queue's slots, or undefined when
+   * it has none here (the job then runs at once, outside any limit). The
+   * caller starts the line.
    */
   private line(claimed: ClaimedJob): Slot | undefined {
     const { job } = claimed;
@@ -507,32 +502,30 @@ export class Worker {
    * the PostgreSQL engine).
    */
   private admitAll(claimed: readonly ClaimedJob[]): void {
-    let touched: Slot | Set<Slot> | undefined;
+    const touched = new Set<Slot>();
     for (const job of claimed) {
-      let slot: Slot | undefined;
-      try {
-        slot = this.line(job);
-      } catch (error) {
-        this.logger.error({ err: error, jobId: job.id }, "could not start the attempt; the job will be rescued when its lease expires");
-        continue;
-      }
-      if (!slot || slot === touched) continue;
-      if (touched === undefined) touched = slot;
-      else if (touched instanceof Set) touched.add(slot);
-      else touched = new Set([touched, slot]);
+      const slot = this.lineSafely(job);
+      if (slot) touched.add(slot);
     }
-    if (touched instanceof Set) for (const slot of touched) this.startFromLine(slot);
-    else if (touched) this.startFromLine(touched);
+    for (const slot of touched) this.startFromLine(slot);
   }
 
-  /** `admit`, where a bug can cost one job (rescued when its lease expires) but never the claim loop. */
+  /** Admits one job (a hand-off, an enqueue's own job): into its line, then the line starts. */
   private admitSafely(claimed: ClaimedJob): void {
+    const slot = this.lineSafely(claimed);
+    if (slot) this.startFromLine(slot);
+  }
+
+  /** `line`, where a bug can cost one job (rescued when its lease expires) but never the claim loop. */
+  private lineSafely(claimed: ClaimedJob): Slot | undefined {
     try {
-      this.admit(claimed);
+      return this.line(claimed);
     } catch (error) {
       this.logger.error({ err: error, jobId: claimed.id }, "could not start the attempt; the job will be rescued when its lease expires");
+      return undefined;
     }
   }
+
 
   /** The slot is held until the handler itself returns, even when the outcome was settled by an abort first. */
   private onHandlerSettled(attempt: Attempt): void {
@@ -557,8 +550,6 @@ export class Worker {
               this.startFromLine(slot);
             });
           }
-        } else if (process.env.MT) {
-          if (!(slot as any).mt) { (slot as any).mt = true; queueMicrotask(() => { (slot as any).mt = false; this.startFromLine(slot); }); }
         } else {
           // A job claimed ahead takes the slot at once, from memory.
           this.startFromLine(slot);

@@ -11,6 +11,25 @@ function job(queue: string): JobInsert {
 }
 
 describe("PostgreSQL notifier", () => {
+  it("whenListening: resolves at once with no LISTEN session being opened, else once the session is up", async () => {
+    const backend = new PostgresBackend({ connectionString: PG_URL, poolSize: 1 });
+    try {
+      const started = Date.now();
+      await backend.notifier.whenListening(5_000);
+      assert.equal(backend.notifier.listening, false, "nobody subscribed: no session, nothing to wait for");
+      assert.ok(Date.now() - started < 1_000);
+      const unsubscribe = backend.notifier.onJobsReady(() => undefined);
+      assert.equal(backend.notifier.listening, false, "the session opens in the background");
+      const waited = Date.now();
+      await backend.notifier.whenListening(5_000);
+      assert.equal(backend.notifier.listening, true);
+      assert.ok(Date.now() - waited < 2_500, "it resolved as the session came up, not at its timeout");
+      unsubscribe();
+    } finally {
+      await backend.close();
+    }
+  });
+
   it("wakes its subscribers once connected, then hears jobs made ready by other sessions, not its own process's (which woke its workers directly)", async () => {
     const temp = tempPgSchema("notifier");
     const mine = new PostgresBackend({ connectionString: PG_URL, poolSize: 2, schema: temp.schema });
